@@ -1,0 +1,38 @@
+# The two commands a newcomer needs are `make demo` and `make test`; every other target is a step of theirs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DDB_LOCAL := .local/dynamodb-local
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: all venv dynamodb-local test unit lint demo synth bench clean
+
+all: test
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt lambdas/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+dynamodb-local: $(DDB_LOCAL)/DynamoDBLocal.jar
+
+$(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
+	scripts/fetch-dynamodb-local.sh $(DDB_LOCAL)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: venv dynamodb-local lint
+	DYNAMODB_LOCAL_DIR=$(DDB_LOCAL) $(BIN)/pytest
+
+demo: venv dynamodb-local
+	DYNAMODB_LOCAL_DIR=$(DDB_LOCAL) PYTHONPATH=lambdas:. $(BIN)/python scripts/demo.py
+
+clean:
+	rm -rf $(VENV) .local cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,185 @@
+"""Environment settings, parsed from CDK context into a typed, validated dataclass.
+
+cdk.json holds one entry per environment under the ``environments`` context key; ``-c env=NAME``
+selects one of them. Every key is checked here, at synth time, so a typo or an out-of-range value
+fails `cdk synth` with a message naming the environment and the key instead of a broken deployment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENVIRONMENTS_CONTEXT_KEY = "environments"
+"""Context key whose value maps environment names to their settings (see cdk.json)."""
+
+SELECTED_ENV_CONTEXT_KEY = "env"
+"""Context key (`-c env=prod`) that restricts the app to one environment."""
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS_ALLOWED = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
+_SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+# The longest window a CloudWatch alarm with a one-hour period may evaluate (7 days).
+MAX_STALE_AFTER_HOURS = 168
+
+
+class ConfigError(ValueError):
+    """A cdk.json environment entry is missing, unknown or invalid."""
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Everything that differs between deployments of ledger-backup (dev, prod, ...).
+
+    Only ``name`` and ``table_name`` are required; the defaults suit a production-like environment.
+    """
+
+    name: str
+    table_name: str
+    existing_table: bool = False
+    """Adopt the table named ``table_name`` that already exists instead of creating it."""
+    retain_data: bool = True
+    """RETAIN + deletion protection for the table, RETAIN for log groups and keys (prod); False = DESTROY."""
+    stack_name: str = ""
+    account: str | None = None
+    region: str | None = None
+    backup_schedule: str = "cron(0 3 * * ? *)"
+    backup_prefix: str = "backups/"
+    backup_retention_days: int = 35
+    noncurrent_version_retention_days: int = 7
+    access_log_retention_days: int = 90
+    lambda_memory_mb: int = 1024
+    lambda_timeout_minutes: int = 15
+    scan_segments: int = 4
+    restore_writers: int = 4
+    log_retention_days: int = 90
+    log_level: str = "INFO"
+    service_name: str = "ledger-backup"
+    metrics_namespace: str = "LedgerBackup"
+    alarm_email: str | None = None
+    stale_after_hours: int = 26
+    """Alarm when no BackupSucceeded datapoint was recorded for this many hours."""
+
+    def __post_init__(self) -> None:
+        """Fill derived defaults and reject invalid values before any construct is built."""
+        if not self.stack_name:
+            object.__setattr__(self, "stack_name", f"LedgerBackup-{self.name}")
+        _validate(self)
+
+    @property
+    def function_name_prefix(self) -> str:
+        """Stable prefix for Lambda function names, so runbooks can name them without stack outputs."""
+        return f"{self.service_name}-{self.name}"
+
+
+def _require(condition: bool, env: str, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"environment {env!r}: {key}: {message}")
+
+
+def _in_range(cfg: EnvironmentConfig, key: str, low: int, high: int) -> None:
+    value = getattr(cfg, key)
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+        cfg.name,
+        key,
+        f"must be an integer in [{low}, {high}], got {value!r}",
+    )
+
+
+def _matches(cfg: EnvironmentConfig, key: str, pattern: re.Pattern[str], what: str) -> None:
+    value = getattr(cfg, key)
+    _require(isinstance(value, str) and bool(pattern.match(value)), cfg.name, key, f"{what}, got {value!r}")
+
+
+def _validate(cfg: EnvironmentConfig) -> None:
+    """Check every field; raise ConfigError naming the first bad one."""
+    _require(isinstance(cfg.name, str) and bool(_ENV_NAME.match(cfg.name)), cfg.name, "name", "lowercase, <= 20")
+    _matches(cfg, "table_name", _TABLE_NAME, "must be a DynamoDB table name")
+    _matches(cfg, "stack_name", _STACK_NAME, "must be a CloudFormation stack name")
+    for key in ("existing_table", "retain_data"):
+        _require(isinstance(getattr(cfg, key), bool), cfg.name, key, "must be true or false")
+    if cfg.account is not None:
+        _matches(cfg, "account", _ACCOUNT, "must be a 12-digit AWS account id")
+    if cfg.region is not None:
+        _matches(cfg, "region", _REGION, "must be an AWS region such as eu-west-1")
+    _matches(cfg, "backup_schedule", _SCHEDULE, "must be an EventBridge rate(...) or cron(...) expression")
+    _matches(cfg, "backup_prefix", _PREFIX, "must be a relative S3 key prefix ending with '/'")
+    _require(not cfg.backup_prefix.startswith("/"), cfg.name, "backup_prefix", "must not start with '/'")
+    _in_range(cfg, "backup_retention_days", 1, 3650)
+    _in_range(cfg, "noncurrent_version_retention_days", 1, 3650)
+    _in_range(cfg, "access_log_retention_days", 1, 3650)
+    _in_range(cfg, "lambda_memory_mb", 128, 10240)
+    _in_range(cfg, "lambda_timeout_minutes", 1, 15)
+    _in_range(cfg, "scan_segments", 1, 64)
+    _in_range(cfg, "restore_writers", 1, 64)
+    _in_range(cfg, "stale_after_hours", 1, MAX_STALE_AFTER_HOURS)
+    _require(
+        cfg.log_retention_days in LOG_RETENTION_DAYS_ALLOWED,
+        cfg.name,
+        "log_retention_days",
+        f"must be one of {sorted(LOG_RETENTION_DAYS_ALLOWED)}, got {cfg.log_retention_days!r}",
+    )
+    _require(cfg.log_level in LOG_LEVELS, cfg.name, "log_level", f"must be one of {sorted(LOG_LEVELS)}")
+    _matches(cfg, "service_name", _SERVICE, "must be lowercase letters, digits and '-'")
+    _matches(cfg, "metrics_namespace", _NAMESPACE, "must be a CloudWatch namespace")
+    _require(
+        not cfg.metrics_namespace.startswith("AWS/"), cfg.name, "metrics_namespace", "AWS/ is reserved"
+    )
+    if cfg.alarm_email is not None:
+        _matches(cfg, "alarm_email", _EMAIL, "must be an e-mail address")
+
+
+_FIELDS = {f.name for f in dataclasses.fields(EnvironmentConfig)}
+
+
+def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
+    """Build one EnvironmentConfig from its cdk.json entry, rejecting unknown keys (typos)."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"environment {name!r}: must be a JSON object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - _FIELDS)
+    if unknown:
+        raise ConfigError(f"environment {name!r}: unknown keys {unknown}; allowed: {sorted(_FIELDS - {'name'})}")
+    if "name" in raw and raw["name"] != name:
+        raise ConfigError(f"environment {name!r}: 'name' must equal its key or be omitted")
+    if "table_name" not in raw:
+        raise ConfigError(f"environment {name!r}: table_name is required")
+    return EnvironmentConfig(**{**raw, "name": name})
+
+
+def parse_environments(raw: Any) -> dict[str, EnvironmentConfig]:
+    """Parse the whole ``environments`` context value; stack names must be unique."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigError(f"context key {ENVIRONMENTS_CONTEXT_KEY!r} must be a non-empty JSON object")
+    configs = {str(name): parse_environment(str(name), value) for name, value in raw.items()}
+    stack_names = [cfg.stack_name for cfg in configs.values()]
+    if len(set(stack_names)) != len(stack_names):
+        raise ConfigError(f"stack names must be unique, got {stack_names}")
+    return configs
+
+
+def select_environments(raw_environments: Any, selected: Any) -> list[EnvironmentConfig]:
+    """Return the environments to synthesize: all of them, or only the one named by ``-c env=NAME``."""
+    configs = parse_environments(raw_environments)
+    if selected is None or selected == "":
+        return list(configs.values())
+    if not isinstance(selected, str) or selected not in configs:
+        raise ConfigError(f"-c {SELECTED_ENV_CONTEXT_KEY}={selected!r}: choose one of {sorted(configs)}")
+    return [configs[selected]]

@@ -1,0 +1,151 @@
+"""Make failure visible: alarms on backup errors, on a stale backup and on dead letters, sent to SNS."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+
+BACKUP_SUCCEEDED_METRIC = "BackupSucceeded"
+BACKUP_FAILED_METRIC = "BackupFailed"
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+
+
+class BackupAlarms(Construct):
+    """An encrypted SNS topic (optional e-mail subscription) and the three alarms that publish to it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        backup_function: lambda_.IFunction,
+        failure_queue: sqs.IQueue,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.topic = self._alarm_topic(removal_policy)
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        action = cw_actions.SnsAction(self.topic)
+        prefix = config.function_name_prefix
+
+        self.backup_errors = cloudwatch.Alarm(
+            self,
+            "BackupErrors",
+            alarm_name=f"{prefix}-backup-errors",
+            alarm_description="The backup function failed (Lambda Errors or a Powertools BackupFailed metric).",
+            metric=cloudwatch.MathExpression(
+                expression="FILL(errors, 0) + FILL(failed, 0)",
+                using_metrics={
+                    "errors": backup_function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                    "failed": self._backup_metric(BACKUP_FAILED_METRIC),
+                },
+                label="Backup failures",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # One-hour datapoints, all of the last N must lack a success; no datapoint at all counts as none.
+        self.stale_backup = cloudwatch.Alarm(
+            self,
+            "NoRecentBackup",
+            alarm_name=f"{prefix}-no-successful-backup",
+            alarm_description=(
+                f"No successful backup ({config.metrics_namespace}/{BACKUP_SUCCEEDED_METRIC}) "
+                f"in the last {config.stale_after_hours} hours."
+            ),
+            metric=self._backup_metric(BACKUP_SUCCEEDED_METRIC, period=Duration.hours(1)),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=config.stale_after_hours,
+            datapoints_to_alarm=config.stale_after_hours,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self.dead_letters = cloudwatch.Alarm(
+            self,
+            "DeadLetters",
+            alarm_name=f"{prefix}-dead-letters",
+            alarm_description="An asynchronous invocation (scheduled backup or async restore) exhausted retries.",
+            metric=failure_queue.metric_approximate_number_of_messages_visible(
+                statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (self.backup_errors, self.stale_backup, self.dead_letters):
+            alarm.add_alarm_action(action)
+
+    def _backup_metric(self, name: str, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+        """A metric the backup handler emits with Powertools (dimension ``service``)."""
+        return cloudwatch.Metric(
+            namespace=self._config.metrics_namespace,
+            metric_name=name,
+            dimensions_map={"service": self._config.service_name},
+            statistic=cloudwatch.Stats.SUM,
+            period=period,
+        )
+
+    def _alarm_topic(self, removal_policy: RemovalPolicy) -> sns.Topic:
+        """SNS needs a customer managed key here: CloudWatch cannot use the AWS managed SNS key."""
+        stack = Stack.of(self)
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"Encrypts the {self._config.function_name_prefix} alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheKey",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, '*' means this key
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        topic = sns.Topic(
+            self,
+            "Topic",
+            display_name=f"{self._config.function_name_prefix} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        # enforce_ssl replaces the default topic policy, so CloudWatch's publish must be allowed explicitly.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+        return topic

@@ -1,0 +1,168 @@
+"""One deployable stack per environment: table, bucket, the two functions, schedule, alarms, outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from aws_cdk import CfnElement, CfnOutput, Duration, Environment, Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.bundling import lambda_code
+from infra.config import EnvironmentConfig
+from infra.functions import LedgerFunction, retention_days
+from infra.monitoring import BackupAlarms
+from infra.nag import acknowledge
+from infra.permissions import backup_statements, restore_statements
+from infra.storage import BackupBucket, ledger_table, removal_policy
+
+BACKUP_HANDLER = "backup_handler.handler"
+RESTORE_HANDLER = "restore_handler.handler"
+
+
+def stack_environment(config: EnvironmentConfig) -> Environment | None:
+    """Pin account/region only when cdk.json does; otherwise deploy where the credentials point."""
+    if config.account is None and config.region is None:
+        return None
+    return Environment(account=config.account, region=config.region)
+
+
+class LedgerBackupStack(Stack):
+    """Backup/restore service for the pipeline ledger in one environment."""
+
+    def __init__(
+        self, scope: Construct, *, config: EnvironmentConfig, lambda_source: Path, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            stack_name=config.stack_name,
+            description=f"ledger-backup ({config.name}): scheduled backups of {config.table_name} to S3, restore",
+            env=stack_environment(config),
+            termination_protection=config.retain_data,
+            **kwargs,
+        )
+        self.config = config
+        Tags.of(self).add("service", config.service_name)
+        Tags.of(self).add("environment", config.name)
+        data_policy = removal_policy(config)
+
+        self.table = ledger_table(self, config)
+        storage = BackupBucket(self, "Backups", config=config)
+        self.bucket = storage.bucket
+
+        self.failure_queue = sqs.Queue(
+            self,
+            "FailedInvocations",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failure_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the functions and of the schedule target.",
+        )
+
+        code = lambda_code(lambda_source)
+        common_env = {
+            "TABLE_NAME": config.table_name,
+            "BACKUP_BUCKET": self.bucket.bucket_name,
+            "BACKUP_PREFIX": config.backup_prefix,
+            "POWERTOOLS_SERVICE_NAME": config.service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+        }
+        common: dict[str, Any] = {
+            "code": code,
+            "memory_mb": config.lambda_memory_mb,
+            "timeout": Duration.minutes(config.lambda_timeout_minutes),
+            "log_retention": retention_days(config.log_retention_days),
+            "log_removal_policy": data_policy,
+            "failure_queue": self.failure_queue,
+        }
+        prefix = config.function_name_prefix
+        self.backup = LedgerFunction(
+            self,
+            "Backup",
+            function_name=f"{prefix}-backup",
+            description=f"Daily backup of DynamoDB table {config.table_name} to S3",
+            handler=BACKUP_HANDLER,
+            environment={**common_env, "SCAN_SEGMENTS": str(config.scan_segments)},
+            statements=backup_statements(self.table.table_arn, self.bucket, config.backup_prefix),
+            async_retry_attempts=2,
+            **common,
+        )
+        self.restore = LedgerFunction(
+            self,
+            "Restore",
+            function_name=f"{prefix}-restore",
+            description=f"On-demand restore of a backup into {config.table_name} or {config.table_name}*",
+            handler=RESTORE_HANDLER,
+            environment={**common_env, "RESTORE_WRITERS": str(config.restore_writers)},
+            statements=restore_statements(self, config.table_name, self.bucket, config.backup_prefix),
+            # A retried restore would meet its own half-written target; fail once and dead-letter it.
+            async_retry_attempts=0,
+            **common,
+        )
+        self._acknowledge_scoped_wildcards()
+
+        self.schedule = events.Rule(
+            self,
+            "DailyBackup",
+            description=f"Starts the {config.name} ledger backup",
+            schedule=events.Schedule.expression(config.backup_schedule),
+            targets=[
+                targets.LambdaFunction(
+                    self.backup.function,
+                    retry_attempts=2,
+                    max_event_age=Duration.hours(2),
+                    dead_letter_queue=self.failure_queue,
+                )
+            ],
+        )
+        self.alarms = BackupAlarms(
+            self,
+            "Alarms",
+            config=config,
+            backup_function=self.backup.function,
+            failure_queue=self.failure_queue,
+            removal_policy=data_policy,
+        )
+        self._outputs()
+
+    def _acknowledge_scoped_wildcards(self) -> None:
+        """The remaining IAM5 findings are wildcards *within* a known prefix; each is the narrowest form."""
+        objects = f"Resource::<{self._logical_id(self.bucket)}.Arn>/{self.config.backup_prefix}*"
+        reason_objects = (
+            "Backup object keys are generated per run (<prefix><table>/<timestamp>/...); the grant is limited "
+            f"to keys under '{self.config.backup_prefix}' in this one bucket."
+        )
+        acknowledge(self.backup.role, f"AwsSolutions-IAM5[{objects}]", reason_objects)
+        acknowledge(self.restore.role, f"AwsSolutions-IAM5[{objects}]", reason_objects)
+        tables = (
+            "Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:"
+            f"table/{self.config.table_name}*"
+        )
+        acknowledge(
+            self.restore.role,
+            f"AwsSolutions-IAM5[{tables}]",
+            "Restore targets are the ledger table or new tables named '<ledger>...' (e.g. '<ledger>-restored', "
+            "created by the restore); the handler refuses any other name.",
+        )
+
+    def _logical_id(self, construct: Construct) -> str:
+        """The CloudFormation logical id of a construct's resource, as cdk-nag prints it in findings."""
+        return str(self.resolve(self.get_logical_id(cast(CfnElement, construct.node.default_child))))
+
+    def _outputs(self) -> None:
+        """Names an operator needs: which function to invoke, where backups go, where alarms go."""
+        CfnOutput(self, "BackupFunctionName", value=self.backup.function.function_name)
+        CfnOutput(self, "RestoreFunctionName", value=self.restore.function.function_name)
+        CfnOutput(self, "BackupBucketName", value=self.bucket.bucket_name)
+        CfnOutput(self, "LedgerTableName", value=self.table.table_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        CfnOutput(self, "FailedInvocationsQueueUrl", value=self.failure_queue.queue_url)

@@ -1,0 +1,45 @@
+"""Finding backups in a store: resolve what a user points at, and list the complete ones."""
+
+from dataclasses import dataclass
+
+from ledger_backup import layout
+from ledger_backup.errors import BackupNotFound, IncompleteBackup
+from ledger_backup.manifest import Manifest
+from ledger_backup.stores import BackupStore
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A complete backup: its folder (key prefix) and its parsed manifest."""
+
+    folder: str
+    manifest: Manifest
+
+    @property
+    def manifest_key(self) -> str:
+        return layout.manifest_key(self.folder)
+
+
+def load_backup(store: BackupStore, key: str) -> Backup:
+    """Open the backup that `key` names (its manifest's key or its folder), refusing incomplete ones."""
+    if not key or key.startswith("/"):
+        raise BackupNotFound(f"{key!r} is not a backup key: give the manifest's key or the backup folder")
+    folder = layout.folder_of(key)
+    manifest_key = layout.manifest_key(folder)
+    if not store.exists(manifest_key):
+        if next(iter(store.list_keys(folder)), None) is not None:
+            raise IncompleteBackup(
+                f"backup {store.location(folder)} has no {layout.MANIFEST_NAME}: it never finished "
+                "and is not restored from; pick a complete backup (see `list`)"
+            )
+        raise BackupNotFound(f"no backup at {store.location(folder)}")
+    manifest = Manifest.from_json_bytes(store.get(manifest_key), store.location(manifest_key))
+    return Backup(folder=folder, manifest=manifest)
+
+
+def list_backups(store: BackupStore, prefix: str, table_name: str) -> list[Backup]:
+    """The complete backups of `table_name`, newest first; folders without a manifest are skipped."""
+    table_folder = layout.table_folder(prefix, table_name)
+    manifest_keys = [k for k in store.list_keys(table_folder) if k.endswith(f"/{layout.MANIFEST_NAME}")]
+    backups = [load_backup(store, key) for key in manifest_keys]
+    return sorted(backups, key=lambda b: b.folder, reverse=True)

@@ -1,0 +1,85 @@
+"""Stream bytes of unknown length into one S3 object through multipart upload, in constant memory.
+
+Small objects (under one part) go up as a single PutObject; anything that fails or is
+never committed is aborted, so no partial object is ever visible under the key.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
+
+
+class S3MultipartUpload:
+    """A write-only sink; memory is bounded by one part."""
+
+    def __init__(self, client: "S3Client", bucket: str, key: str, part_size: int) -> None:
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[CompletedPartTypeDef] = []
+        self._closed = False
+
+    def write(self, data: bytes) -> int:
+        if self._closed:
+            raise ValueError("write to a finished upload")
+        self._buffer += data
+        if len(self._buffer) >= self.part_size:
+            self._upload_part()
+        return len(data)
+
+    def flush(self) -> None:
+        """Parts go up when full; flushing early would break S3's minimum part size."""
+
+    def commit(self) -> None:
+        """Make the object visible; until this returns, nothing is under the key."""
+        if self._closed:
+            return
+        try:
+            if self._upload_id is None:
+                self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer))
+            else:
+                if self._buffer:
+                    self._upload_part()
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._buffer = bytearray()
+
+    def abort(self) -> None:
+        """Drop the upload; S3 frees the parts already sent."""
+        self._closed = True
+        self._buffer = bytearray()
+        if self._upload_id is not None:
+            upload_id, self._upload_id = self._upload_id, None
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+
+    def _upload_part(self) -> None:
+        if self._upload_id is None:
+            created = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)
+            self._upload_id = created["UploadId"]
+        part_number = len(self._parts) + 1
+        response = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=part_number,
+            Body=bytes(self._buffer),
+        )
+        self._parts.append({"ETag": response["ETag"], "PartNumber": part_number})
+        self._buffer = bytearray()

@@ -1,0 +1,197 @@
+"""Where backups are kept: an S3 bucket (the service) or a local folder (the CLI's file workflow).
+
+Both present the same small interface, so backup, restore and verify never care which it is.
+Uploads are all-or-nothing: an upload that is not committed leaves no object behind.
+"""
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from botocore.exceptions import ClientError
+
+from ledger_backup.errors import BackupNotFound
+from ledger_backup.s3_upload import S3MultipartUpload
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class Upload(Protocol):
+    """A write-only byte sink that becomes visible only when committed."""
+
+    def write(self, data: bytes) -> int: ...
+    def flush(self) -> None: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class BackupStore(Protocol):
+    """Keys are '/'-separated, like S3 keys, in both implementations."""
+
+    def location(self, key: str) -> str:
+        """A name for the key that a user can paste (s3://bucket/key or a path)."""
+        ...
+
+    def open_upload(self, key: str) -> Upload: ...
+    def put(self, key: str, data: bytes) -> None: ...
+    def put_new(self, key: str, data: bytes) -> None:
+        """Write `key` only if it does not exist yet (FileExistsError otherwise)."""
+        ...
+
+    def get(self, key: str) -> bytes: ...
+    def open_read(self, key: str) -> BinaryIO: ...
+    def exists(self, key: str) -> bool: ...
+    def list_keys(self, prefix: str) -> Iterator[str]: ...
+    def delete(self, keys: Iterable[str]) -> None: ...
+
+
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
+class S3Store:
+    """Backups in one S3 bucket."""
+
+    def __init__(self, client: "S3Client", bucket: str, part_size: int = 8 * 1024 * 1024) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.part_size = part_size
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def open_upload(self, key: str) -> Upload:
+        return S3MultipartUpload(self.client, self.bucket, key, self.part_size)
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def put_new(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise FileExistsError(self.location(key)) from exc
+            raise
+
+    def get(self, key: str) -> bytes:
+        return self.open_read(key).read()
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise BackupNotFound(f"no backup object at {self.location(key)}") from exc
+            raise
+        body: BinaryIO = response["Body"]  # type: ignore[assignment]
+        return body
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return False
+            raise
+        return True
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                yield entry["Key"]
+
+    def delete(self, keys: Iterable[str]) -> None:
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == 1000:  # DeleteObjects' limit
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+
+
+class _LocalUpload:
+    """Writes to a hidden temporary file and renames it into place on commit."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._final = path
+        self._partial = path.with_name(f".{path.name}.partial")
+        self._file = self._partial.open("wb")
+
+    def write(self, data: bytes) -> int:
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def commit(self) -> None:
+        self._file.close()
+        self._partial.replace(self._final)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._partial.unlink(missing_ok=True)
+
+
+class LocalStore:
+    """Backups in a local folder, with the same layout as in S3."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"key {key!r} escapes {self.root}")
+        return path
+
+    def location(self, key: str) -> str:
+        return str(self.root / key)
+
+    def open_upload(self, key: str) -> Upload:
+        return _LocalUpload(self._path(key))
+
+    def put(self, key: str, data: bytes) -> None:
+        upload = self.open_upload(key)
+        upload.write(data)
+        upload.commit()
+
+    def put_new(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("xb") as file:
+            file.write(data)
+
+    def get(self, key: str) -> bytes:
+        with self.open_read(key) as file:
+            return file.read()
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise BackupNotFound(f"no backup file at {self.location(key)}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        root = self.root.resolve()
+        if not root.is_dir():
+            return
+        for path in sorted(root.rglob("*")):
+            key = path.relative_to(root).as_posix()
+            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
+                yield key
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)

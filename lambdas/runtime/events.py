@@ -1,0 +1,64 @@
+"""The events the functions accept, validated by Powertools' parser (pydantic models).
+
+A request that does not fit is refused before any work starts, with one message that
+names each offending field.
+"""
+
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from ledger_backup.errors import InvalidRequest
+
+TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ManualBackupRequest(BaseModel):
+    """`{}`: a backup started by hand (`aws lambda invoke`), e.g. before a pipeline change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RestoreRequest(BaseModel):
+    """`{"s3_key": ..., "target_table": ...}` plus options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    s3_key: str = Field(min_length=1, max_length=1024, description="manifest key or backup folder")
+    target_table: str = Field(pattern=TABLE_NAME_PATTERN)
+    bucket: str | None = Field(default=None, pattern=BUCKET_NAME_PATTERN)
+    create_table: StrictBool = True
+    overwrite: StrictBool = False
+
+
+def parse_event(event: Any, model: type[Model]) -> Model:
+    """Validate `event` against `model`, turning pydantic's report into one InvalidRequest."""
+    if not isinstance(event, dict):
+        raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
+    try:
+        return parse(event=event, model=model)
+    except ValidationError as exc:
+        raise InvalidRequest(f"invalid {model.__name__}: {describe(exc)}") from None
+
+
+def parse_backup_trigger(event: Any) -> str:
+    """Accept a scheduled EventBridge event or `{}`; return what triggered the backup, for the logs."""
+    if isinstance(event, dict) and not event:
+        parse_event(event, ManualBackupRequest)
+        return "manual"
+    scheduled = parse_event(event, EventBridgeModel)
+    return f"{scheduled.detail_type} {scheduled.id}"
+
+
+def describe(error: ValidationError) -> str:
+    """`field: problem; field: problem` without pydantic's URLs or echoing huge inputs back."""
+    parts = []
+    for problem in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in problem["loc"]) or "event"
+        parts.append(f"{field}: {problem['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,50 @@
+"""The functions' configuration, read once from the environment the stack sets."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ledger_backup.errors import LedgerBackupError
+
+
+class ConfigurationError(LedgerBackupError):
+    """The function is deployed with missing or invalid environment settings."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str  # the table the backup Lambda backs up; restore targets must start with it
+    bucket: str
+    prefix: str
+    scan_segments: int
+    restore_writers: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            bucket=_required(environ, "BACKUP_BUCKET"),
+            prefix=environ.get("BACKUP_PREFIX", "backups/"),
+            scan_segments=_positive_int(environ, "SCAN_SEGMENTS", 4),
+            restore_writers=_positive_int(environ, "RESTORE_WRITERS", 4),
+        )
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(f"environment variable {name} must be a positive integer, not {raw!r}")
+    return value
