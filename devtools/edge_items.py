@@ -40,7 +40,9 @@ def edge_items() -> list[dict[str, Any]]:
             "deep": {
                 "M": {
                     "list": {"L": [{"S": "x"}, {"N": "1"}, {"B": b"\x10\x20"}, {"L": [{"NULL": True}]}]},
-                    "map": {"M": {"inner": {"M": {"bs": {"BS": [b"nested-binary"]}, "bool": {"BOOL": False}}}}},
+                    "map": {
+                        "M": {"inner": {"M": {"bs": {"BS": [b"nested-binary"]}, "bool": {"BOOL": False}}}}
+                    },
                     "ns": {"NS": ["3.14"]},
                 }
             },
@@ -67,7 +69,7 @@ def edge_items() -> list[dict[str, Any]]:
         {
             "pk": {"S": "ünïcödé-key-✓-日本語"},
             "名前": {"S": "値 with emoji 🎵 and \u2028 line separator"},
-            "quote\"and\\backslash": {"S": "\"{}[]\\n not json\n real newline\ttab"},
+            'quote"and\\backslash': {"S": '"{}[]\\n not json\n real newline\ttab'},
             "control": {"S": "\x00\x01\x1f"},
         },
         {

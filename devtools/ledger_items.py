@@ -9,10 +9,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 STEPS = ("toc_discovery", "toc_parse", "page_analysis", "page_mapping", "pdf_splitter")
-_WORDS = (
-    "blue moon river night song waltz autumn leaves summer time lady heart blues stardust dream "
-    "midnight sun rain love street jazz swing rhythm shadow golden bridge morning star"
-).split()
+_WORDS = [
+    "blue",
+    "moon",
+    "river",
+    "night",
+    "song",
+    "waltz",
+    "autumn",
+    "leaves",
+    "summer",
+    "time",
+    "lady",
+    "heart",
+    "blues",
+    "stardust",
+    "dream",
+    "midnight",
+    "sun",
+    "rain",
+    "love",
+    "street",
+    "jazz",
+    "swing",
+    "rhythm",
+    "shadow",
+    "golden",
+    "bridge",
+    "morning",
+    "star",
+]
 
 
 def _title(rng: random.Random, words: int) -> str:
@@ -35,7 +61,9 @@ def _step(rng: random.Random, name: str, start: datetime, ok: bool) -> tuple[dic
         "model": {"S": rng.choice(["claude-sonnet", "textract", "pymupdf"])},
     }
     if name == "toc_parse":
-        step["entries"] = {"L": [{"M": {"title": {"S": _title(rng, 3)}, "page": {"N": str(p)}}} for p in range(1, 20)]}
+        step["entries"] = {
+            "L": [{"M": {"title": {"S": _title(rng, 3)}, "page": {"N": str(p)}}} for p in range(1, 20)]
+        }
     if name == "pdf_splitter":
         step["output_prefix"] = {"S": f"s3://jsmith-output/books/{rng.getrandbits(32):08x}/"}
     if not ok:

@@ -44,11 +44,15 @@ def free_port() -> int:
         return port
 
 
-def _wait_until_listening(process: subprocess.Popen[bytes], port: int, name: str, log: Path, timeout: float) -> None:
+def _wait_until_listening(
+    process: subprocess.Popen[bytes], port: int, name: str, log: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{name} exited with {process.returncode}:\n{log.read_text(errors='replace')[-2000:]}"
+            )
         try:
             with socket.create_connection((LOOPBACK, port), timeout=0.5):
                 return
@@ -77,7 +81,9 @@ def _server(command: list[str], cwd: Path, port: int, name: str, env: dict[str, 
 @contextmanager
 def local_aws(dynamodb_local_dir: Path | None = None) -> Iterator[LocalAws]:
     """Run both servers for the duration of the block."""
-    jar_dir = (dynamodb_local_dir or Path(os.environ.get("DYNAMODB_LOCAL_DIR", DEFAULT_DYNAMODB_LOCAL_DIR))).resolve()
+    jar_dir = (
+        dynamodb_local_dir or Path(os.environ.get("DYNAMODB_LOCAL_DIR", DEFAULT_DYNAMODB_LOCAL_DIR))
+    ).resolve()
     jar = jar_dir / "DynamoDBLocal.jar"
     if not jar.is_file():
         raise RuntimeError(f"{jar} is missing: run `make dynamodb-local` (scripts/fetch-dynamodb-local.sh)")

@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-def scheduled_event(rule_name: str = "ledger-backup-dev-daily", when: datetime | None = None) -> dict[str, Any]:
+def scheduled_event(
+    rule_name: str = "ledger-backup-dev-daily", when: datetime | None = None
+) -> dict[str, Any]:
     """An EventBridge "Scheduled Event", byte for byte the shape a schedule rule delivers."""
     moment = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {

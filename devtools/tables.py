@@ -12,7 +12,7 @@ def create_table(dynamodb: "DynamoDBClient", name: str, hash_key: str = "pk", **
     dynamodb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}, *extra.pop("KeySchema", [])],
-        AttributeDefinitions=definitions,  # type: ignore[arg-type]
+        AttributeDefinitions=definitions,
         BillingMode="PAY_PER_REQUEST",
         **extra,
     )

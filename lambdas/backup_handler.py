@@ -4,32 +4,32 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from ledger_backup.backup import BackupOptions, run_backup
-from ledger_backup.clients import dynamodb_client, s3_client
-from ledger_backup.stores import S3Store
 from runtime.events import parse_backup_trigger
 from runtime.observability import logger, metrics, tracer
 from runtime.settings import Settings
 
+from ledger_backup.backup import BackupOptions, run_backup
+from ledger_backup.clients import dynamodb_client, s3_client
+from ledger_backup.stores import S3Store
 
-@logger.inject_lambda_context(log_event=True)
+
+@logger.inject_lambda_context(log_event=True, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Return the backup's identity (`s3_key` is what the restore Lambda takes) and its size."""
-    trigger = parse_backup_trigger(event)
-    settings = Settings.from_environ()
-    logger.append_keys(table=settings.table_name, trigger=trigger)
-    options = BackupOptions(total_segments=settings.scan_segments)
-    store = S3Store(s3_client(max_connections=settings.scan_segments * 2), settings.bucket)
     try:
+        trigger = parse_backup_trigger(event)
+        settings = Settings.from_environ()
+        logger.append_keys(table=settings.table_name, trigger=trigger)
+        options = BackupOptions(total_segments=settings.scan_segments)
+        store = S3Store(s3_client(max_connections=settings.scan_segments * 2), settings.bucket)
         result = run_backup(
             dynamodb_client(max_connections=settings.scan_segments * 2),
             store,
             settings.table_name,
-            settings.prefix,
-            options,
+            prefix=settings.prefix,
+            options=options,
         )
     except Exception:
         metrics.add_metric(name="BackupFailed", unit=MetricUnit.Count, value=1)

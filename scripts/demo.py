@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from contextlib import redirect_stdout
-from pathlib import Path
 from typing import Any
 
 from devtools.lambda_context import FakeLambdaContext
@@ -65,7 +64,12 @@ def main() -> int:
             restored = restore_handler.handler(restore_event, FakeLambdaContext("ledger-backup-restore"))
             restore_seconds = time.monotonic() - started
         say("\nbackup handler returned:\n" + json.dumps(backup, indent=2))
-        say("\nrestore handler, invoked with " + json.dumps(restore_event) + ", returned:\n" + json.dumps(restored, indent=2))
+        say(
+            "\nrestore handler, invoked with "
+            + json.dumps(restore_event)
+            + ", returned:\n"
+            + json.dumps(restored, indent=2)
+        )
 
         original = scan_all(dynamodb, TABLE, "book_id")
         copy = scan_all(dynamodb, f"{TABLE}-restored", "book_id")
@@ -84,7 +88,7 @@ def main() -> int:
             "restore": {"items": restored["items_restored"], "seconds": round(restore_seconds, 2)},
         }
         say("\nsummary:\n" + json.dumps(summary, indent=2))
-        say(f"function logs and metrics: {function_log.relative_to(Path.cwd()) if function_log.is_relative_to(Path.cwd()) else function_log}")
+        say(f"function logs and metrics: {function_log}")
         if mismatched:
             say(f"MISMATCH in {len(mismatched)} item(s), e.g. {mismatched[:3]}")
             return 1

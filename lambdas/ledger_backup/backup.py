@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,7 @@ def run_backup(
     dynamodb: "DynamoDBClient",
     store: BackupStore,
     table_name: str,
+    *,
     prefix: str = "backups/",
     options: BackupOptions | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -100,22 +101,16 @@ def run_backup(
         extra={"table": table_name, "folder": store.location(folder), "segments": options.total_segments},
     )
 
-    stop = threading.Event()
-
-    def backup_segment(segment: int) -> list[DataFile]:
-        return _backup_segment(dynamodb, store, table_name, folder, segment, page_size, options, stop)
-
+    scanner = _SegmentScanner(dynamodb, store, table_name, folder, page_size, options)
     with ThreadPoolExecutor(max_workers=options.total_segments, thread_name_prefix="scan") as pool:
-        futures = [pool.submit(backup_segment, s) for s in range(options.total_segments)]
+        futures = [pool.submit(scanner.scan, s) for s in range(options.total_segments)]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
-            stop.set()
+        errors = [error for error in (f.exception() for f in done) if error is not None]
+        if errors:
+            scanner.stop.set()
             wait(futures)
             _discard_folder(store, folder)
-            error = failed[0].exception()
-            assert error is not None
-            raise error
+            raise errors[0]
 
     files = sorted((f for fut in futures for f in fut.result()), key=lambda f: f.key)
     manifest = Manifest(
@@ -145,47 +140,50 @@ def run_backup(
     return result
 
 
-def _backup_segment(
-    dynamodb: "DynamoDBClient",
-    store: BackupStore,
-    table_name: str,
-    folder: str,
-    segment: int,
-    page_size: int,
-    options: BackupOptions,
-    stop: threading.Event,
-) -> list[DataFile]:
-    """Scan one segment into data files of at most `max_file_bytes` each."""
-    files: list[DataFile] = []
-    writer: DataFileWriter | None = None
-    pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table_name,
-        Segment=segment,
-        TotalSegments=options.total_segments,
-        ConsistentRead=options.consistent_read,
-        PaginationConfig={"PageSize": page_size},
-    )
-    try:
-        for page in pages:
-            if stop.is_set():
-                raise _Cancelled
-            items = page.get("Items", [])
-            if not items:
-                continue
-            if writer is None:
-                name = layout.data_file_name(segment, len(files))
-                writer = DataFileWriter(store, folder, name, options.compress_level)
-            writer.write_lines("".join([encode_line(item) + "\n" for item in items]), len(items))  # type: ignore[arg-type]
-            if writer.uncompressed_bytes >= options.max_file_bytes:
+@dataclass
+class _SegmentScanner:
+    """Scans segments of one table into data files; `stop` makes every segment give up early."""
+
+    dynamodb: "DynamoDBClient"
+    store: BackupStore
+    table_name: str
+    folder: str
+    page_size: int
+    options: BackupOptions
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def scan(self, segment: int) -> list[DataFile]:
+        """Scan one segment into data files of at most `max_file_bytes` each."""
+        files: list[DataFile] = []
+        writer: DataFileWriter | None = None
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            Segment=segment,
+            TotalSegments=self.options.total_segments,
+            ConsistentRead=self.options.consistent_read,
+            PaginationConfig={"PageSize": self.page_size},
+        )
+        try:
+            for page in pages:
+                if self.stop.is_set():
+                    raise _Cancelled
+                items = page.get("Items", [])
+                if not items:
+                    continue
+                if writer is None:
+                    name = layout.data_file_name(segment, len(files))
+                    writer = DataFileWriter(self.store, self.folder, name, self.options.compress_level)
+                writer.write_lines("".join([encode_line(item) + "\n" for item in items]), len(items))
+                if writer.uncompressed_bytes >= self.options.max_file_bytes:
+                    files.append(writer.finish())
+                    writer = None
+            if writer is not None:
                 files.append(writer.finish())
                 writer = None
-        if writer is not None:
-            files.append(writer.finish())
-            writer = None
-    finally:
-        if writer is not None:
-            writer.abort()
-    return files
+        finally:
+            if writer is not None:
+                writer.abort()
+        return files
 
 
 def _discard_folder(store: BackupStore, folder: str) -> None:
@@ -193,4 +191,6 @@ def _discard_folder(store: BackupStore, folder: str) -> None:
     try:
         store.delete(list(store.list_keys(folder)))
     except Exception:
-        logger.warning("could not delete the data files of the failed backup", extra={"folder": folder}, exc_info=True)
+        logger.warning(
+            "could not delete the data files of the failed backup", extra={"folder": folder}, exc_info=True
+        )

@@ -34,6 +34,7 @@ class ParallelBatchWriter:
         dynamodb: "DynamoDBClient",
         table_name: str,
         key_names: Sequence[str],
+        *,
         threads: int = 4,
         max_unprocessed_retries: int = 15,
         base_delay: float = 0.05,
@@ -76,7 +77,7 @@ class ParallelBatchWriter:
         except (KeyError, AttributeError, StopIteration) as exc:
             raise CorruptBackup(f"an item lacks a valid key attribute ({', '.join(self.key_names)})") from exc
         if key in self._batch_keys:
-            # BatchWriteItem refuses two writes to one key in a batch; the later one must win, so send in order.
+            # BatchWriteItem refuses two writes to one key in one batch; the later must win: send in order.
             self._send()
         self._batch.append({"PutRequest": {"Item": item}})
         self._batch_keys.add(key)

@@ -40,14 +40,18 @@ def _store_prefix(text: str) -> tuple[Any, str]:
 def cmd_backup(args: argparse.Namespace) -> None:
     store, prefix = _store_prefix(args.to)
     options = BackupOptions(total_segments=args.segments)
-    result = run_backup(dynamodb_client(args.segments * 2), store, args.table, prefix, options)
+    result = run_backup(dynamodb_client(args.segments * 2), store, args.table, prefix=prefix, options=options)
     _print({"status": "complete", **asdict(result)})
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
     source = backup_source(args.source)
-    options = RestoreOptions(create_table=not args.no_create_table, overwrite=args.overwrite, writers=args.writers)
-    result = run_restore(dynamodb_client(args.writers * 2), source.store, source.key, args.table, options)
+    options = RestoreOptions(
+        create_table=not args.no_create_table, overwrite=args.overwrite, writers=args.writers
+    )
+    result = run_restore(
+        dynamodb_client(args.writers * 2), source.store, source.key, args.table, options=options
+    )
     _print({"status": "complete", **asdict(result)})
 
 
@@ -91,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(run=cmd_backup)
 
     restore = commands.add_parser("restore", help="restore a backup into a table")
-    restore.add_argument("source", help="s3://bucket/<backup folder or manifest key>, or a local backup folder")
+    restore.add_argument(
+        "source", help="s3://bucket/<backup folder or manifest key>, or a local backup folder"
+    )
     restore.add_argument("--table", required=True, help="target table (created from the backup if missing)")
     restore.add_argument("--no-create-table", action="store_true", help="fail if the target does not exist")
     restore.add_argument("--overwrite", action="store_true", help="allow a target that already holds items")
@@ -104,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="the complete backups of a table, newest first")
     listing.add_argument("table")
-    listing.add_argument("--in", dest="location", required=True, help="s3://bucket[/prefix] or a local folder")
+    listing.add_argument(
+        "--in", dest="location", required=True, help="s3://bucket[/prefix] or a local folder"
+    )
     listing.set_defaults(run=cmd_list)
     return parser
 

@@ -10,20 +10,25 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from botocore.config import _RetryDict
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 # "standard" retries throttling (ProvisionedThroughputExceeded, ThrottlingException, RequestLimitExceeded),
 # 5xx and connection errors with exponential backoff and jitter; total_max_attempts counts the first call too.
-_RETRIES = {"mode": "standard", "total_max_attempts": 10}
+_RETRIES: "_RetryDict" = {"mode": "standard", "total_max_attempts": 10}
 
 
 def dynamodb_client(max_connections: int = 16) -> "DynamoDBClient":
     """A thread-safe client; share one between the worker threads."""
-    config = Config(retries=_RETRIES, max_pool_connections=max_connections, connect_timeout=5, read_timeout=30)  # type: ignore[arg-type]
+    config = Config(
+        retries=_RETRIES, max_pool_connections=max_connections, connect_timeout=5, read_timeout=30
+    )
     return boto3.client("dynamodb", config=config)
 
 
 def s3_client(max_connections: int = 16) -> "S3Client":
-    config = Config(retries=_RETRIES, max_pool_connections=max_connections, connect_timeout=5, read_timeout=60)  # type: ignore[arg-type]
+    config = Config(
+        retries=_RETRIES, max_pool_connections=max_connections, connect_timeout=5, read_timeout=60
+    )
     return boto3.client("s3", config=config)

@@ -44,7 +44,8 @@ def _decode_binary(value: str) -> bytes:
 
 
 def _binary_hook(obj: dict[str, Any]) -> dict[str, Any]:
-    # A type descriptor holds B/BS as text or a list; an attribute *named* "B" maps to a dict, so it is untouched.
+    # A type descriptor holds B/BS as text or a list of text; an attribute *named* "B" or "BS"
+    # maps to a dict (its own type descriptor), so it is left alone.
     if len(obj) == 1:
         if isinstance(obj.get("B"), str):
             return {"B": _decode_binary(obj["B"])}
@@ -56,11 +57,8 @@ def _binary_hook(obj: dict[str, Any]) -> dict[str, Any]:
 
 def loads_items_json(text: str | bytes) -> Any:
     """Parse DynamoDB JSON text, turning base64 B/BS values into bytes at every nesting level."""
-    if isinstance(text, bytes | bytearray):
-        might_hold_binary = b'"B' in text
-    else:
-        might_hold_binary = '"B' in text
-    if not might_hold_binary:
+    marker = b'"B' if isinstance(text, bytes | bytearray) else '"B'
+    if marker not in text:  # type: ignore[operator]
         # Fast path: no "B"/"BS" key anywhere, so there is nothing to decode.
         return json.loads(text)
     return json.loads(text, object_hook=_binary_hook)

@@ -42,7 +42,9 @@ class DataFileWriter:
         self.relative_key = relative_key
         self._upload = store.open_upload(folder + relative_key)
         self._sink = _HashingSink(self._upload)
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._sink, compresslevel=compress_level, mtime=0)
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", fileobj=self._sink, compresslevel=compress_level, mtime=0
+        )
         self.item_count = 0
         self.uncompressed_bytes = 0
 
@@ -102,7 +104,7 @@ def read_lines(store: BackupStore, folder: str, entry: DataFile) -> Iterator[byt
     source = _HashingSource(raw)
     lines = 0
     try:
-        with gzip.GzipFile(fileobj=source, mode="rb") as stream:  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=source, mode="rb") as stream:  # type: ignore[call-overload]
             for line in stream:
                 if not line.endswith(b"\n"):
                     raise CorruptBackup(f"{where}: last line is cut off (no newline): the file is truncated")
@@ -116,7 +118,8 @@ def read_lines(store: BackupStore, folder: str, entry: DataFile) -> Iterator[byt
     digest = source.sha256.hexdigest()
     if source.size != entry.compressed_bytes or digest != entry.sha256:
         raise CorruptBackup(
-            f"{where}: checksum mismatch: manifest says {entry.compressed_bytes} bytes sha256 {entry.sha256}, "
+            f"{where}: checksum mismatch: manifest says {entry.compressed_bytes} bytes "
+            f"sha256 {entry.sha256}, "
             f"the object has {source.size} bytes sha256 {digest}"
         )
     if lines != entry.item_count:

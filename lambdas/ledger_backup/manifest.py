@@ -96,7 +96,9 @@ class Manifest:
             raise CorruptBackup(f"{where} is not a ledger-backup manifest")
         version = document.get("format_version")
         if version != FORMAT_VERSION:
-            raise CorruptBackup(f"manifest {where} has format_version {version!r}; this tool reads {FORMAT_VERSION}")
+            raise CorruptBackup(
+                f"manifest {where} has format_version {version!r}; this tool reads {FORMAT_VERSION}"
+            )
         try:
             manifest = cls(
                 table_name=_str(document["table"]["name"]),

@@ -50,6 +50,7 @@ def run_restore(
     store: BackupStore,
     backup_key: str,
     target_table: str,
+    *,
     options: RestoreOptions | None = None,
 ) -> RestoreResult:
     """Restore the backup named by `backup_key` (manifest key or folder) into `target_table`."""
@@ -63,9 +64,16 @@ def run_restore(
     created = prepare_target(dynamodb, target_table, manifest.schema, options.create_table, options.overwrite)
     logger.info(
         "restore started",
-        extra={"source": source, "target": target_table, "items": manifest.item_count, "created": created},
+        extra={
+            "source": source,
+            "target": target_table,
+            "items": manifest.item_count,
+            "table_created": created,
+        },
     )
-    with ParallelBatchWriter(dynamodb, target_table, manifest.schema.key_names, threads=options.writers) as writer:
+    with ParallelBatchWriter(
+        dynamodb, target_table, manifest.schema.key_names, threads=options.writers
+    ) as writer:
         for entry in manifest.files:
             for line in read_lines(store, backup.folder, entry):
                 try:

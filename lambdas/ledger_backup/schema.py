@@ -37,7 +37,9 @@ class TableSchema:
 
     def describe_keys(self) -> str:
         """Human-readable key schema, e.g. `book_id (S, HASH)`."""
-        return ", ".join(f"{name} ({attr_type}, {key_type})" for name, key_type, attr_type in self.key_signature())
+        return ", ".join(
+            f"{name} ({attr_type}, {key_type})" for name, key_type, attr_type in self.key_signature()
+        )
 
     @classmethod
     def from_description(cls, table: dict[str, Any], ttl: dict[str, Any] | None) -> "TableSchema":
@@ -106,4 +108,8 @@ class TableSchema:
 
 def _index_shape(index: dict[str, Any]) -> dict[str, Any]:
     """Keep what CreateTable accepts for an index; drop status, size and provisioned capacity."""
-    return {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+    return {
+        "IndexName": index["IndexName"],
+        "KeySchema": index["KeySchema"],
+        "Projection": index["Projection"],
+    }

@@ -11,10 +11,14 @@ from ledger_backup.table_info import describe_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WaiterConfigTypeDef
 
 logger = logging.getLogger(__name__)
 
-_WAITER = {"Delay": 2, "MaxAttempts": 300}  # up to 10 minutes for a table with many indexes
+_WAITER: "WaiterConfigTypeDef" = {
+    "Delay": 2,
+    "MaxAttempts": 300,
+}  # up to 10 minutes for a table with many indexes
 
 
 def prepare_target(
@@ -59,7 +63,7 @@ def _holds_items(dynamodb: "DynamoDBClient", table_name: str) -> bool:
 def _create_from_schema(dynamodb: "DynamoDBClient", table_name: str, schema: TableSchema) -> bool:
     """Create an on-demand table with the backup's keys, indexes and TTL; False if it already existed."""
     try:
-        dynamodb.create_table(**schema.create_table_request(table_name))  # type: ignore[arg-type]
+        dynamodb.create_table(**schema.create_table_request(table_name))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceInUseException":
             return False

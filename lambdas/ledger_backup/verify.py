@@ -33,7 +33,9 @@ def verify_backup(store: BackupStore, backup: Backup) -> VerifyReport:
                 raise CorruptBackup(f"{where}, line {number}: {exc}") from exc
             missing = [name for name in key_names if name not in item]
             if missing:
-                raise CorruptBackup(f"{where}, line {number}: item lacks key attribute(s) {', '.join(missing)}")
+                raise CorruptBackup(
+                    f"{where}, line {number}: item lacks key attribute(s) {', '.join(missing)}"
+                )
     manifest = backup.manifest
     return VerifyReport(
         files=len(manifest.files),

@@ -1,0 +1,88 @@
+"""Integration fixtures: a ledger table, an edge-case table, and the functions' environment."""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from devtools.edge_items import edge_items
+from devtools.lambda_context import FakeLambdaContext
+from devtools.ledger_items import ledger_items
+from devtools.tables import create_table, load_items
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+pytestmark = pytest.mark.integration
+
+LEDGER_BOOKS = 399
+
+
+@pytest.fixture
+def ledger_table(dynamodb: "DynamoDBClient", unique_name: str) -> str:
+    name = f"ledger-{unique_name}"
+    create_table(dynamodb, name, hash_key="book_id")
+    load_items(dynamodb, name, list(ledger_items(LEDGER_BOOKS)))
+    return name
+
+
+@pytest.fixture
+def edge_table(dynamodb: "DynamoDBClient", unique_name: str) -> str:
+    """Every item type, with a sort key, a GSI, an LSI and TTL, so the whole schema is exercised."""
+    name = f"edge-{unique_name}"
+    create_table(
+        dynamodb,
+        name,
+        hash_key="pk",
+        KeySchema=[{"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+            {"AttributeName": "rank", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-kind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["s"]},
+            }
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by-rank",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "rank", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
+    )
+    items = [
+        {**item, "sk": {"N": str(n)}, "kind": {"S": "edge"}, "rank": {"N": str(-n)}}
+        for n, item in enumerate(edge_items())
+    ]
+    load_items(dynamodb, name, items)
+    return name
+
+
+@pytest.fixture
+def function_env(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Callable[[str], None]:
+    """Configure the functions as the stack does, for the table given."""
+
+    def configure(table: str) -> None:
+        monkeypatch.setenv("TABLE_NAME", table)
+        monkeypatch.setenv("BACKUP_BUCKET", bucket)
+        monkeypatch.setenv("BACKUP_PREFIX", "backups/")
+        monkeypatch.setenv("SCAN_SEGMENTS", "3")
+        monkeypatch.setenv("RESTORE_WRITERS", "4")
+
+    return configure
+
+
+@pytest.fixture
+def context() -> Any:
+    return FakeLambdaContext()

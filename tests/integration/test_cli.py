@@ -1,0 +1,66 @@
+"""`python -m ledger_backup`: the runbook's local-file workflow and S3, through a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from devtools.local_aws import REPO_ROOT, LocalAws
+from devtools.tables import scan_all
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+pytestmark = pytest.mark.integration
+
+
+def cli(*args: str, expect: int = 0) -> Any:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])}
+    done = subprocess.run(  # noqa: S603 - our own CLI with the test's arguments
+        [sys.executable, "-m", "ledger_backup", *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == expect, done.stderr
+    return json.loads(done.stdout) if expect == 0 else done.stderr
+
+
+def test_local_folder_workflow(
+    dynamodb: "DynamoDBClient", local_services: LocalAws, ledger_table: str, tmp_path: Path
+) -> None:
+    backup = cli("backup", ledger_table, "--to", str(tmp_path))
+    assert backup["item_count"] == 399
+    manifest = Path(backup["location"])
+    assert manifest.is_file()
+    assert manifest.parent.parent == tmp_path / ledger_table
+
+    listed = cli("list", ledger_table, "--in", str(tmp_path))
+    assert [row["items"] for row in listed] == [399]
+    verified = cli("verify", str(manifest.parent))
+    assert (verified["status"], verified["item_count"]) == ("ok", 399)
+
+    restored = cli("restore", str(manifest.parent), "--table", f"{ledger_table}-from-file")
+    assert restored["items_restored"] == 399
+    assert scan_all(dynamodb, f"{ledger_table}-from-file", "book_id") == scan_all(
+        dynamodb, ledger_table, "book_id"
+    )
+
+    again = cli("restore", str(manifest), "--table", f"{ledger_table}-from-file", expect=2)
+    assert again.strip().startswith("error: target table")
+    assert "already holds items" in again
+
+
+def test_s3_workflow(local_services: LocalAws, ledger_table: str, bucket: str) -> None:
+    backup = cli("backup", ledger_table, "--to", f"s3://{bucket}")
+    assert backup["manifest_key"].startswith(f"backups/{ledger_table}/")
+    verified = cli("verify", f"s3://{bucket}/{backup['manifest_key']}")
+    assert verified["item_count"] == 399
+    assert cli("list", ledger_table, "--in", f"s3://{bucket}")[0]["backup"] == backup["location"]
+
+
+def test_cli_errors_are_one_line(local_services: LocalAws, tmp_path: Path) -> None:
+    message = cli("verify", str(tmp_path / "nothing-here"), expect=2)
+    assert message.startswith("error: no backup at ")
+    assert message.count("\n") == 1

@@ -1,0 +1,73 @@
+"""The codec copies items exactly: every type, binary at any depth, names that look like types."""
+
+import json
+from typing import Any
+
+import pytest
+
+from devtools.edge_items import edge_items
+from devtools.ledger_items import ledger_items
+from ledger_backup.codec import decode_line, encode_item, encode_line, loads_items_json
+
+
+@pytest.mark.parametrize(
+    "item", edge_items() + list(ledger_items(20)), ids=lambda i: str(i.get("pk", i.get("book_id")))
+)
+def test_every_item_round_trips_exactly(item: dict[str, Any]) -> None:
+    assert decode_line(encode_line(item)) == item
+
+
+def test_line_is_dynamodb_export_format_with_base64_binary() -> None:
+    line = encode_line(
+        {"pk": {"S": "k"}, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"\x01"]}, "n": {"N": "1.50"}}
+    )
+    assert "\n" not in line
+    assert json.loads(line) == {
+        "Item": {"pk": {"S": "k"}, "b": {"B": "AP8="}, "bs": {"BS": ["AQ=="]}, "n": {"N": "1.50"}}
+    }
+
+
+def test_numbers_are_never_reformatted() -> None:
+    digits = "-1.2345678901234567890123456789012345678E-100"
+    assert decode_line(encode_line({"n": {"N": digits}})) == {"n": {"N": digits}}
+
+
+def test_attributes_named_like_types_are_not_decoded() -> None:
+    item = {"B": {"S": "QUJD"}, "BS": {"L": [{"S": "QUJD"}]}, "M": {"M": {"B": {"S": "QUJD"}}}}
+    assert decode_line(encode_line(item)) == item
+
+
+def test_binary_decoded_at_every_depth() -> None:
+    text = '{"Item":{"m":{"M":{"l":{"L":[{"B":"AQI="},{"BS":["AA==","/w=="]}]}}}}}'
+    assert decode_line(text) == {"m": {"M": {"l": {"L": [{"B": b"\x01\x02"}, {"BS": [b"\x00", b"\xff"]}]}}}}
+
+
+def test_non_ascii_is_written_as_utf8_not_escaped() -> None:
+    assert "日本語" in encode_line({"pk": {"S": "日本語"}})
+
+
+def test_encode_item_is_plain_dynamodb_json() -> None:
+    assert json.loads(encode_item({"b": {"B": b"\x01"}})) == {"b": {"B": "AQ=="}}
+
+
+def test_loads_items_json_accepts_bytes() -> None:
+    assert loads_items_json(b'{"x":{"B":"AQ=="}}') == {"x": {"B": b"\x01"}}
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"Item": {"b": {"B": "not base64!"}}}', "invalid base64"),
+        ('{"Items": []}', "not of the form"),
+        ("[1, 2]", "not of the form"),
+        ('{"Item": ', "Expecting value"),
+    ],
+)
+def test_bad_lines_raise_value_error_naming_the_problem(line: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        decode_line(line)
+
+
+def test_encoding_refuses_python_values_that_are_not_dynamodb_json() -> None:
+    with pytest.raises(TypeError, match="not a DynamoDB attribute value"):
+        encode_line({"x": {"N": object()}})

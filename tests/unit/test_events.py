@@ -1,0 +1,62 @@
+"""Event validation: good events pass, anything else is refused with one message naming the field."""
+
+from typing import Any
+
+import pytest
+from runtime.events import RestoreRequest, parse_backup_trigger, parse_event
+
+from devtools.sample_events import scheduled_event
+from ledger_backup.errors import InvalidRequest
+
+
+def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
+    assert parse_backup_trigger(scheduled_event()).startswith("Scheduled Event ")
+    assert parse_backup_trigger({}) == "manual"
+
+
+@pytest.mark.parametrize("event", [None, [], "backup", {"foo": "bar"}, {"source": "aws.events"}])
+def test_backup_refuses_what_is_not_an_eventbridge_event(event: Any) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_backup_trigger(event)
+
+
+def test_restore_request_defaults() -> None:
+    request = parse_event(
+        {"s3_key": "backups/t/x/manifest.json", "target_table": "ledger-restored"}, RestoreRequest
+    )
+    assert (request.bucket, request.create_table, request.overwrite) == (None, True, False)
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({}, "s3_key: Field required; target_table: Field required"),
+        (
+            {"s3_key": "k", "target_table": "ledger", "overwrit": True},
+            "overwrit: Extra inputs are not permitted",
+        ),
+        (
+            {"s3_key": "k", "target_table": "ledger", "overwrite": "yes"},
+            "overwrite: Input should be a valid boolean",
+        ),
+        ({"s3_key": "k", "target_table": "no spaces allowed"}, "target_table: String should match pattern"),
+        ({"s3_key": "k", "target_table": "ab"}, "target_table: String should match pattern"),
+        ({"s3_key": "", "target_table": "ledger"}, "s3_key: String should have at least 1 character"),
+        (
+            {"s3_key": "k" * 5000, "target_table": "ledger"},
+            "s3_key: String should have at most 1024 characters",
+        ),
+        ({"s3_key": 5, "target_table": "ledger"}, "s3_key: Input should be a valid string"),
+        ({"s3_key": "k", "target_table": "ledger", "bucket": "Not_A_Bucket"}, "bucket: String should match"),
+    ],
+)
+def test_bad_restore_requests_are_refused(event: dict[str, Any], problem: str) -> None:
+    with pytest.raises(InvalidRequest, match="invalid RestoreRequest") as caught:
+        parse_event(event, RestoreRequest)
+    assert problem in str(caught.value)
+    assert len(str(caught.value)) < 400  # huge inputs are not echoed back
+
+
+def test_non_object_event_is_refused() -> None:
+    with pytest.raises(InvalidRequest, match="must be a JSON object, not list"):
+        parse_event([], RestoreRequest)
