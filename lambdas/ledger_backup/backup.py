@@ -4,11 +4,16 @@ Each scan segment runs in its own thread and writes its own data files, so memor
 bounded by (segments x one page + one upload part) whatever the table's size. The
 manifest is written last and only when every segment finished: a backup without a
 manifest is incomplete by definition and is never listed or restored.
+
+A backup may span several invocations: when `should_pause()` turns true (the Lambda
+nears its time limit), every segment finishes its current file and the progress is
+saved as a checkpoint; `resume_backup` carries on from it.
 """
 
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -16,9 +21,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger_backup import layout
+from ledger_backup.backup_progress import PROGRESS_FOLDER, BackupProgress, SegmentProgress
+from ledger_backup.catalog import load_backup
 from ledger_backup.codec import encode_line
 from ledger_backup.data_files import DataFileWriter
+from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.manifest import DataFile, Manifest
+from ledger_backup.rate_limit import RateLimiter, Unlimited, limiter_for
 from ledger_backup.stores import BackupStore
 from ledger_backup.table_info import read_schema, require_table
 
@@ -30,6 +39,10 @@ logger = logging.getLogger(__name__)
 _SCAN_PAGE_BYTES = 1024 * 1024  # DynamoDB returns at most 1 MB per Scan page anyway
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class BackupOptions:
     """Tuning knobs; the defaults suit a Lambda with 1 GB of memory."""
@@ -39,6 +52,9 @@ class BackupOptions:
     consistent_read: bool = True  # each item as last written, at twice the read cost
     compress_level: int = 3  # gzip level: 3 is several times faster than 9 for a few % more bytes
     max_file_bytes: int = 512 * 1024 * 1024  # start a new data file past this many uncompressed bytes
+    max_items_per_second: float | None = (
+        None  # leave read capacity to the pipeline; None = as fast as allowed
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.total_segments <= 1_000_000:
@@ -61,6 +77,18 @@ class BackupResult:
     started_at: str
     finished_at: str
     duration_seconds: float
+    invocations: int = 1
+
+
+@dataclass(frozen=True)
+class BackupInProgress:
+    """This invocation stopped before its time ran out; `checkpoint_key` is where the next one starts."""
+
+    table_name: str
+    checkpoint_key: str
+    location: str
+    items_so_far: int
+    invocations: int
 
 
 class _Cancelled(Exception):
@@ -88,109 +116,269 @@ def run_backup(
     options: BackupOptions | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BackupResult:
-    """Back up `table_name` into a new folder of `store` and return where it went."""
+    """Back up `table_name` into a new folder of `store` in one go (the CLI's way)."""
+    result = start_backup(dynamodb, store, table_name, prefix=prefix, options=options, now=now)
+    if not isinstance(result, BackupResult):  # pragma: no cover - only should_pause() can pause
+        raise TypeError("a backup without a pause condition paused")
+    return result
+
+
+def start_backup(
+    dynamodb: "DynamoDBClient",
+    store: BackupStore,
+    table_name: str,
+    *,
+    prefix: str = "backups/",
+    options: BackupOptions | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    should_pause: Callable[[], bool] = _never,
+    invocation_id: str | None = None,
+) -> BackupResult | BackupInProgress:
+    """Back up `table_name` into a new folder of `store`: finished, or paused at a checkpoint."""
     options = options or BackupOptions()
     table = require_table(dynamodb, table_name)
-    schema = read_schema(dynamodb, table)
     started = now()
-    clock_start = time.monotonic()
-    folder = layout.backup_folder(prefix, table_name, started)
-    page_size = options.page_size or scan_page_size(table)
-    logger.info(
-        "backup started",
-        extra={"table": table_name, "folder": store.location(folder), "segments": options.total_segments},
-    )
-
-    scanner = _SegmentScanner(dynamodb, store, table_name, folder, page_size, options)
-    with ThreadPoolExecutor(max_workers=options.total_segments, thread_name_prefix="scan") as pool:
-        futures = [pool.submit(scanner.scan, s) for s in range(options.total_segments)]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        errors = [error for error in (f.exception() for f in done) if error is not None]
-        if errors:
-            scanner.stop.set()
-            wait(futures)
-            _discard_folder(store, folder)
-            raise errors[0]
-
-    files = sorted((f for fut in futures for f in fut.result()), key=lambda f: f.key)
-    manifest = Manifest(
+    progress = BackupProgress(
         table_name=table_name,
         table_arn=table.get("TableArn", ""),
-        schema=schema,
+        schema=read_schema(dynamodb, table),
+        folder=layout.backup_folder(prefix, table_name, started),
         started_at=started.isoformat(),
-        finished_at=now().isoformat(),
-        total_segments=options.total_segments,
-        files=files,
+        page_size=options.page_size or scan_page_size(table),
+        invocations=0,
+        segments=tuple(SegmentProgress() for _ in range(options.total_segments)),
     )
+    logger.info(
+        "backup started",
+        extra={
+            "table": table_name,
+            "folder": store.location(progress.folder),
+            "segments": options.total_segments,
+        },
+    )
+    return _advance(
+        dynamodb,
+        store,
+        progress,
+        options=options,
+        now=now,
+        should_pause=should_pause,
+        invocation_id=invocation_id,
+    )
+
+
+def resume_backup(
+    dynamodb: "DynamoDBClient",
+    store: BackupStore,
+    checkpoint_key: str,
+    *,
+    options: BackupOptions | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    should_pause: Callable[[], bool] = _never,
+    invocation_id: str | None = None,
+) -> BackupResult | BackupInProgress:
+    """Carry on with the backup a previous invocation paused at `checkpoint_key`.
+
+    A checkpoint that is gone because a replayed twin of this invocation already finished
+    the backup (and tidied up) yields that finished backup instead of an error.
+    """
+    try:
+        raw = store.get(checkpoint_key)
+    except BackupNotFound:
+        folder = checkpoint_key.split(f"/{PROGRESS_FOLDER}", maxsplit=1)[0] + "/"
+        if not store.exists(layout.manifest_key(folder)):
+            raise
+        logger.warning("this backup was already completed by another invocation", extra={"folder": folder})
+        return _result(store, load_backup(store, layout.manifest_key(folder)).manifest, folder, 0.0, 0)
+    progress = BackupProgress.from_json_bytes(raw, store.location(checkpoint_key))
+    if not checkpoint_key.startswith(progress.folder):
+        raise CorruptBackup(f"checkpoint {store.location(checkpoint_key)} belongs to another folder")
+    logger.info(
+        "backup resumed", extra={"checkpoint": store.location(checkpoint_key), "items": progress.item_count}
+    )
+    return _advance(
+        dynamodb,
+        store,
+        progress,
+        options=options or BackupOptions(),
+        now=now,
+        should_pause=should_pause,
+        invocation_id=invocation_id,
+    )
+
+
+def _advance(
+    dynamodb: "DynamoDBClient",
+    store: BackupStore,
+    progress: BackupProgress,
+    *,
+    options: BackupOptions,
+    now: Callable[[], datetime],
+    should_pause: Callable[[], bool],
+    invocation_id: str | None,
+) -> BackupResult | BackupInProgress:
+    """Scan every unfinished segment until done or paused, then write the manifest or a checkpoint."""
+    clock_start = time.monotonic()
+    invocation_id = invocation_id or uuid.uuid4().hex[:12]
+    scanner = _SegmentScanner(
+        dynamodb=dynamodb,
+        store=store,
+        progress=progress,
+        options=options,
+        should_pause=should_pause,
+        invocation_id=invocation_id,
+        limiter=limiter_for(options.max_items_per_second),
+    )
+    segments = list(progress.segments)
+    pending = [n for n, segment in enumerate(segments) if not segment.done]
+    with ThreadPoolExecutor(max_workers=max(1, len(pending)), thread_name_prefix="scan") as pool:
+        futures = {n: pool.submit(scanner.scan, n, segments[n]) for n in pending}
+        done, _ = wait(futures.values(), return_when=FIRST_EXCEPTION)
+        errors = [error for error in (f.exception() for f in done) if error is not None]
+        if errors:
+            scanner.cancel.set()
+            wait(futures.values())
+            _delete_quietly(store, scanner.committed_keys(), "the data files of the failed invocation")
+            raise errors[0]
+    for n, future in futures.items():
+        segments[n] = future.result()
+    progress = progress.with_segments(segments)
+
+    if not progress.finished:
+        checkpoint_key = progress.checkpoint_key(invocation_id)
+        store.put_new(checkpoint_key, progress.to_json_bytes())
+        logger.info(
+            "backup paused",
+            extra={"checkpoint": store.location(checkpoint_key), "items": progress.item_count},
+        )
+        return BackupInProgress(
+            table_name=progress.table_name,
+            checkpoint_key=checkpoint_key,
+            location=store.location(checkpoint_key),
+            items_so_far=progress.item_count,
+            invocations=progress.invocations,
+        )
+    return _finish(store, progress, now, time.monotonic() - clock_start)
+
+
+def _finish(
+    store: BackupStore, progress: BackupProgress, now: Callable[[], datetime], seconds: float
+) -> BackupResult:
+    """Write the manifest once (the first fork of a replayed chain to get here wins), then tidy up."""
+    manifest = Manifest(
+        table_name=progress.table_name,
+        table_arn=progress.table_arn,
+        schema=progress.schema,
+        started_at=progress.started_at,
+        finished_at=now().isoformat(),
+        total_segments=progress.total_segments,
+        files=progress.files,
+    )
+    manifest_key = layout.manifest_key(progress.folder)
+    try:
+        store.put_new(manifest_key, manifest.to_json_bytes())
+    except FileExistsError:
+        logger.warning("another invocation already completed this backup", extra={"folder": progress.folder})
+        manifest = load_backup(store, manifest_key).manifest
+    listed = {progress.folder + f.key for f in manifest.files} | {manifest_key}
+    leftovers = [key for key in store.list_keys(progress.folder) if key not in listed]
+    _delete_quietly(store, leftovers, "checkpoints and unlisted data files")
+    result = _result(store, manifest, progress.folder, seconds, progress.invocations)
+    logger.info("backup complete", extra={"manifest": result.location, "items": result.item_count})
+    return result
+
+
+def _result(
+    store: BackupStore, manifest: Manifest, folder: str, seconds: float, invocations: int
+) -> BackupResult:
     manifest_key = layout.manifest_key(folder)
-    store.put_new(manifest_key, manifest.to_json_bytes())
-    result = BackupResult(
-        table_name=table_name,
+    return BackupResult(
+        table_name=manifest.table_name,
         manifest_key=manifest_key,
         location=store.location(manifest_key),
         item_count=manifest.item_count,
         compressed_bytes=manifest.compressed_bytes,
         uncompressed_bytes=manifest.uncompressed_bytes,
-        file_count=len(files),
+        file_count=len(manifest.files),
         started_at=manifest.started_at,
         finished_at=manifest.finished_at,
-        duration_seconds=round(time.monotonic() - clock_start, 3),
+        duration_seconds=round(seconds, 3),
+        invocations=invocations,
     )
-    logger.info("backup complete", extra={"manifest": result.location, "items": result.item_count})
-    return result
 
 
 @dataclass
 class _SegmentScanner:
-    """Scans segments of one table into data files; `stop` makes every segment give up early."""
+    """Scans segments of one table into data files; `cancel` makes every segment give up early."""
 
     dynamodb: "DynamoDBClient"
     store: BackupStore
-    table_name: str
-    folder: str
-    page_size: int
+    progress: BackupProgress
     options: BackupOptions
-    stop: threading.Event = field(default_factory=threading.Event)
+    should_pause: Callable[[], bool]
+    invocation_id: str
+    limiter: RateLimiter | Unlimited
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _committed: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def scan(self, segment: int) -> list[DataFile]:
-        """Scan one segment into data files of at most `max_file_bytes` each."""
-        files: list[DataFile] = []
+    def committed_keys(self) -> list[str]:
+        with self._lock:
+            return list(self._committed)
+
+    def scan(self, segment: int, state: SegmentProgress) -> SegmentProgress:
+        """Scan one segment from where it stood until it ends or a pause is asked for."""
+        files = list(state.files)
+        start_key = state.start_key
         writer: DataFileWriter | None = None
-        pages = self.dynamodb.get_paginator("scan").paginate(
-            TableName=self.table_name,
-            Segment=segment,
-            TotalSegments=self.options.total_segments,
-            ConsistentRead=self.options.consistent_read,
-            PaginationConfig={"PageSize": self.page_size},
-        )
+        request: dict[str, Any] = {
+            "TableName": self.progress.table_name,
+            "Segment": segment,
+            "TotalSegments": self.progress.total_segments,
+            "ConsistentRead": self.options.consistent_read,
+            "PaginationConfig": {"PageSize": self.progress.page_size},
+        }
+        if start_key is not None:
+            request["ExclusiveStartKey"] = start_key
         try:
-            for page in pages:
-                if self.stop.is_set():
+            for page in self.dynamodb.get_paginator("scan").paginate(**request):
+                if self.cancel.is_set():
                     raise _Cancelled
                 items = page.get("Items", [])
-                if not items:
-                    continue
-                if writer is None:
-                    name = layout.data_file_name(segment, len(files))
-                    writer = DataFileWriter(self.store, self.folder, name, self.options.compress_level)
-                writer.write_lines("".join([encode_line(item) + "\n" for item in items]), len(items))
-                if writer.uncompressed_bytes >= self.options.max_file_bytes:
-                    files.append(writer.finish())
-                    writer = None
+                if items:
+                    if writer is None:
+                        name = layout.data_file_name(segment, len(files), self.invocation_id)
+                        writer = DataFileWriter(
+                            self.store, self.progress.folder, name, self.options.compress_level
+                        )
+                    writer.write_lines("".join([encode_line(item) + "\n" for item in items]), len(items))
+                    if writer.uncompressed_bytes >= self.options.max_file_bytes:
+                        files.append(self._commit(writer))
+                        writer = None
+                    self.limiter.acquire(len(items))
+                start_key = page.get("LastEvaluatedKey")
+                if start_key is None or self.should_pause():
+                    break
             if writer is not None:
-                files.append(writer.finish())
+                files.append(self._commit(writer))
                 writer = None
         finally:
             if writer is not None:
                 writer.abort()
-        return files
+        return SegmentProgress(done=start_key is None, start_key=start_key, files=tuple(files))
+
+    def _commit(self, writer: DataFileWriter) -> DataFile:
+        entry = writer.finish()
+        with self._lock:
+            self._committed.append(self.progress.folder + entry.key)
+        return entry
 
 
-def _discard_folder(store: BackupStore, folder: str) -> None:
-    """Best effort: remove what a failed backup wrote (it has no manifest, so it is incomplete either way)."""
+def _delete_quietly(store: BackupStore, keys: list[str], what: str) -> None:
+    """Best effort: what is left behind is never listed or restored, and the bucket's lifecycle expires it."""
+    if not keys:
+        return
     try:
-        store.delete(list(store.list_keys(folder)))
+        store.delete(keys)
     except Exception:
-        logger.warning(
-            "could not delete the data files of the failed backup", extra={"folder": folder}, exc_info=True
-        )
+        logger.warning(f"could not delete {what}", extra={"keys": len(keys)}, exc_info=True)

@@ -33,9 +33,13 @@ def manifest_key(folder: str) -> str:
     return f"{folder}{MANIFEST_NAME}"
 
 
-def data_file_name(segment: int, part: int) -> str:
-    """Relative to the backup folder; one series of parts per scan segment."""
-    return f"{DATA_FOLDER}segment-{segment:04d}-part-{part:04d}.json.gz"
+def data_file_name(segment: int, part: int, writer_id: str) -> str:
+    """Relative to the backup folder; one series of parts per scan segment.
+
+    `writer_id` names the invocation that wrote the file, so two deliveries of the same
+    continuation never write the same key with different contents.
+    """
+    return f"{DATA_FOLDER}segment-{segment:04d}-part-{part:04d}-{writer_id}.json.gz"
 
 
 def folder_of(key: str) -> str:

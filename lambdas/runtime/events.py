@@ -4,6 +4,7 @@ A request that does not fit is refused before any work starts, with one message 
 names each offending field.
 """
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -22,6 +23,22 @@ class ManualBackupRequest(BaseModel):
     """`{}`: a backup started by hand (`aws lambda invoke`), e.g. before a pipeline change."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class BackupContinuation(BaseModel):
+    """Where the previous invocation of a long backup stopped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    checkpoint_key: str = Field(min_length=1, max_length=1024)
+
+
+class ContinueBackupEvent(BaseModel):
+    """`{"continuation": {"checkpoint_key": ...}}`: sent by the backup function to itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    continuation: BackupContinuation
 
 
 class RestoreRequest(BaseModel):
@@ -46,13 +63,24 @@ def parse_event(event: Any, model: type[Model]) -> Model:
         raise InvalidRequest(f"invalid {model.__name__}: {describe(exc)}") from None
 
 
-def parse_backup_trigger(event: Any) -> str:
-    """Accept a scheduled EventBridge event or `{}`; return what triggered the backup, for the logs."""
+@dataclass(frozen=True)
+class BackupTrigger:
+    """What started this invocation: a schedule, a person, or the previous invocation of a long backup."""
+
+    description: str
+    checkpoint_key: str | None = None
+
+
+def parse_backup_trigger(event: Any) -> BackupTrigger:
+    """Accept a scheduled EventBridge event, `{}`, or a continuation; anything else is refused."""
     if isinstance(event, dict) and not event:
         parse_event(event, ManualBackupRequest)
-        return "manual"
+        return BackupTrigger("manual")
+    if isinstance(event, dict) and "continuation" in event:
+        continuation = parse_event(event, ContinueBackupEvent).continuation
+        return BackupTrigger("continuation", continuation.checkpoint_key)
     scheduled = parse_event(event, EventBridgeModel)
-    return f"{scheduled.detail_type} {scheduled.id}"
+    return BackupTrigger(f"{scheduled.detail_type} {scheduled.id}")
 
 
 def describe(error: ValidationError) -> str:

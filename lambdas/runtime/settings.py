@@ -18,6 +18,8 @@ class Settings:
     prefix: str
     scan_segments: int
     restore_writers: int
+    continuation_margin_seconds: int  # stop taking work this long before the Lambda's timeout
+    max_items_per_second: float | None  # rate limit for backup reads and restore writes; None = unlimited
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -27,6 +29,8 @@ class Settings:
             prefix=environ.get("BACKUP_PREFIX", "backups/"),
             scan_segments=_positive_int(environ, "SCAN_SEGMENTS", 4),
             restore_writers=_positive_int(environ, "RESTORE_WRITERS", 4),
+            continuation_margin_seconds=_positive_int(environ, "CONTINUATION_MARGIN_SECONDS", 60),
+            max_items_per_second=_positive_int(environ, "MAX_ITEMS_PER_SECOND", 0) or None,
         )
 
 
@@ -38,6 +42,7 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """The variable as a positive integer; unset or empty gives `default`."""
     raw = environ.get(name)
     if raw is None or raw == "":
         return default

@@ -10,8 +10,19 @@ from ledger_backup.errors import InvalidRequest
 
 
 def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
-    assert parse_backup_trigger(scheduled_event()).startswith("Scheduled Event ")
-    assert parse_backup_trigger({}) == "manual"
+    assert parse_backup_trigger(scheduled_event()).description.startswith("Scheduled Event ")
+    assert parse_backup_trigger({}).description == "manual"
+    continuation = parse_backup_trigger({"continuation": {"checkpoint_key": "backups/t/x/progress/c.json"}})
+    assert continuation.checkpoint_key == "backups/t/x/progress/c.json"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"continuation": {}}, {"continuation": {"checkpoint_key": 1}}, {"continuation": {"checkpoint_key": "k", "x": 1}}],
+)
+def test_malformed_continuation_is_refused(event: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest, match="invalid ContinueBackupEvent"):
+        parse_backup_trigger(event)
 
 
 @pytest.mark.parametrize("event", [None, [], "backup", {"foo": "bar"}, {"source": "aws.events"}])

@@ -10,7 +10,7 @@ def test_backup_folder_layout() -> None:
     folder = layout.backup_folder("backups", "ledger", moment)
     assert folder == "backups/ledger/2026-11-25T03-00-05.123Z/"
     assert layout.manifest_key(folder) == f"{folder}manifest.json"
-    assert layout.data_file_name(3, 12) == "data/segment-0003-part-0012.json.gz"
+    assert layout.data_file_name(3, 12, "a1b2") == "data/segment-0003-part-0012-a1b2.json.gz"
 
 
 def test_folder_names_sort_in_time_order() -> None:

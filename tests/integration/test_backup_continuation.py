@@ -1,0 +1,163 @@
+"""A backup longer than one invocation: paused at checkpoints, chained, replayed, and still exact."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import backup_handler
+import pytest
+import restore_handler
+from runtime import continuation
+
+from devtools.lambda_context import FakeLambdaContext
+from devtools.sample_events import scheduled_event
+from devtools.tables import scan_all
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.integration
+
+MARGIN_SECONDS = 60
+
+
+@dataclass
+class ShortLivedContext(FakeLambdaContext):
+    """Plenty of time for `calls` checks of the clock, then less than the continuation margin."""
+
+    calls: int = 3
+    _seen: int = field(default=0, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        self._seen += 1
+        return (MARGIN_SECONDS + 600) * 1000 if self._seen <= self.calls else (MARGIN_SECONDS - 5) * 1000
+
+
+@pytest.fixture
+def self_invocations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The async self-invocations the handler asks Lambda for, captured so the test can deliver them."""
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(continuation, "invoke_self_async", lambda _context, payload: sent.append(payload))
+    return sent
+
+
+@pytest.fixture
+def small_pages(
+    monkeypatch: pytest.MonkeyPatch, function_env: Callable[[str], None]
+) -> Callable[[str], None]:
+    """Two segments and many small pages, so a few clock checks cover only part of the table."""
+
+    def configure(table: str) -> None:
+        function_env(table)
+        monkeypatch.setenv("SCAN_SEGMENTS", "2")
+        monkeypatch.setenv("CONTINUATION_MARGIN_SECONDS", str(MARGIN_SECONDS))
+        monkeypatch.setattr("ledger_backup.backup.scan_page_size", lambda _table: 20)
+
+    return configure
+
+
+def run_chain(
+    first_event: dict[str, Any], sent: list[dict[str, Any]], calls: int = 3
+) -> list[dict[str, Any]]:
+    """Invoke the handler, then every continuation it asks for, until one completes."""
+    results = [backup_handler.handler(first_event, ShortLivedContext(calls=calls))]
+    while results[-1]["status"] == "continuing":
+        assert sent, "a continuing backup must invoke its successor"
+        results.append(backup_handler.handler(sent.pop(0), ShortLivedContext(calls=calls)))
+    assert not sent
+    return results
+
+
+def test_chained_backup_equals_a_one_shot_backup(
+    dynamodb: "DynamoDBClient",
+    s3: "S3Client",
+    bucket: str,
+    ledger_table: str,
+    small_pages: Callable[[str], None],
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    small_pages(ledger_table)
+    results = run_chain(scheduled_event(), self_invocations)
+    final = results[-1]
+    assert len(results) >= 4
+    assert [r["status"] for r in results] == ["continuing"] * (len(results) - 1) + ["complete"]
+    assert [r["items_so_far"] for r in results[:-1]] == sorted(r["items_so_far"] for r in results[:-1])
+    assert (final["item_count"], final["invocations"]) == (399, len(results))
+
+    folder = final["s3_key"].removesuffix("manifest.json")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=folder)["Contents"]]
+    assert not [k for k in keys if "/progress/" in k], "checkpoints are removed once the manifest exists"
+
+    one_shot = backup_handler.handler(scheduled_event(), FakeLambdaContext())
+    assert one_shot["invocations"] == 1
+    for name, key in (("chained", final["s3_key"]), ("one-shot", one_shot["s3_key"])):
+        restore_handler.handler(
+            {"s3_key": key, "target_table": f"{ledger_table}-{name}"}, FakeLambdaContext()
+        )
+    chained = scan_all(dynamodb, f"{ledger_table}-chained", "book_id")
+    assert chained == scan_all(dynamodb, f"{ledger_table}-one-shot", "book_id")
+    assert chained == scan_all(dynamodb, ledger_table, "book_id")
+
+
+def test_replayed_continuation_does_no_harm(
+    dynamodb: "DynamoDBClient",
+    s3: "S3Client",
+    bucket: str,
+    ledger_table: str,
+    small_pages: Callable[[str], None],
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    """Lambda may deliver an async event twice: both deliveries run, one manifest, no duplicate items."""
+    small_pages(ledger_table)
+    first = backup_handler.handler(scheduled_event(), ShortLivedContext(calls=3))
+    assert first["status"] == "continuing"
+    (event,) = self_invocations
+    self_invocations.clear()
+
+    # Both deliveries run, interleaved step by step and paced differently, each chain with its own successors.
+    forks: list[dict[str, Any]] = [{"next": event, "calls": 4}, {"next": event, "calls": 5}]
+    finals: list[dict[str, Any]] = []
+    while forks:
+        for fork in list(forks):
+            result = backup_handler.handler(fork["next"], ShortLivedContext(calls=fork["calls"]))
+            if result["status"] == "complete":
+                finals.append(result)
+                forks.remove(fork)
+            else:
+                fork["next"] = self_invocations.pop()
+    fork_a, fork_b = finals
+    assert fork_a["status"] == fork_b["status"] == "complete"
+    assert fork_a["s3_key"] == fork_b["s3_key"]
+    assert fork_a["item_count"] == fork_b["item_count"] == 399
+
+    folder = fork_a["s3_key"].removesuffix("manifest.json")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=folder)["Contents"]]
+    assert not [k for k in keys if "/progress/" in k]
+    restored = restore_handler.handler(
+        {"s3_key": fork_a["s3_key"], "target_table": f"{ledger_table}-replayed"}, FakeLambdaContext()
+    )
+    assert restored["items_restored"] == 399
+    assert scan_all(dynamodb, f"{ledger_table}-replayed", "book_id") == scan_all(
+        dynamodb, ledger_table, "book_id"
+    )
+
+
+def test_paused_backup_is_not_listed_or_restorable(
+    ledger_table: str, small_pages: Callable[[str], None], self_invocations: list[dict[str, Any]]
+) -> None:
+    small_pages(ledger_table)
+    paused = backup_handler.handler(scheduled_event(), ShortLivedContext(calls=2))
+    assert paused["status"] == "continuing"
+    folder = paused["checkpoint_key"].split("progress/")[0]
+    with pytest.raises(Exception, match=r"has no manifest\.json: it never finished"):
+        restore_handler.handler({"s3_key": folder, "target_table": f"{ledger_table}-r"}, FakeLambdaContext())
+
+
+def test_continuation_for_another_table_is_refused(
+    ledger_table: str, small_pages: Callable[[str], None], self_invocations: list[dict[str, Any]]
+) -> None:
+    small_pages(ledger_table)
+    event = {"continuation": {"checkpoint_key": "backups/payments/2026/progress/checkpoint-0001-x.json"}}
+    with pytest.raises(Exception, match="is not one of this table's backups"):
+        backup_handler.handler(event, FakeLambdaContext())
