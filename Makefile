@@ -6,7 +6,7 @@ DDB_LOCAL := .local/dynamodb-local
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all venv dynamodb-local test unit lint demo synth bench clean
+.PHONY: all venv dynamodb-local test lint demo synth bench clean
 
 all: test
 
@@ -33,6 +33,13 @@ test: venv dynamodb-local lint
 
 demo: venv dynamodb-local
 	DYNAMODB_LOCAL_DIR=$(DDB_LOCAL) PYTHONPATH=lambdas:. $(BIN)/python scripts/demo.py
+
+# Writes cdk.out/ (one template per environment) with the pinned CDK CLI; Lambda bundling runs locally.
+synth: venv node_modules/.package-lock.json
+	npx --no-install cdk synth --quiet
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 clean:
 	rm -rf $(VENV) .local cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
