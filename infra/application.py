@@ -7,7 +7,12 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from infra.config import ENVIRONMENTS_CONTEXT_KEY, SELECTED_ENV_CONTEXT_KEY, EnvironmentConfig, select_environments
+from infra.config import (
+    ENVIRONMENTS_CONTEXT_KEY,
+    SELECTED_ENV_CONTEXT_KEY,
+    EnvironmentConfig,
+    select_environments,
+)
 from infra.nag import enable_nag
 from infra.stack import LedgerBackupStack
 

@@ -102,9 +102,8 @@ def lambda_code(source_dir: Path) -> lambda_.Code:
         str(source_dir),
         exclude=list(EXCLUDED_PATTERNS),
         bundling=BundlingOptions(
-            # Required by the API; only used if local bundling were unavailable, which it never is.
+            # Required by the API but never run: try_bundle either bundles or raises, it never falls back.
             image=LAMBDA_RUNTIME.bundling_image,
-            command=["bash", "-c", "pip install -r requirements.txt -t /asset-output && cp -au . /asset-output"],
             local=LocalPythonBundler(source_dir),
         ),
     )

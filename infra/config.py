@@ -69,6 +69,10 @@ class EnvironmentConfig:
     lambda_timeout_minutes: int = 15
     scan_segments: int = 4
     restore_writers: int = 4
+    continuation_margin_seconds: int = 60
+    """The backup stops taking work this long before its timeout and continues in a new invocation."""
+    max_items_per_second: int | None = None
+    """Rate limit of backup reads and restore writes (items/s); None = as fast as DynamoDB allows."""
     log_retention_days: int = 90
     log_level: str = "INFO"
     service_name: str = "ledger-backup"
@@ -111,7 +115,9 @@ def _matches(cfg: EnvironmentConfig, key: str, pattern: re.Pattern[str], what: s
 
 def _validate(cfg: EnvironmentConfig) -> None:
     """Check every field; raise ConfigError naming the first bad one."""
-    _require(isinstance(cfg.name, str) and bool(_ENV_NAME.match(cfg.name)), cfg.name, "name", "lowercase, <= 20")
+    _require(
+        isinstance(cfg.name, str) and bool(_ENV_NAME.match(cfg.name)), cfg.name, "name", "lowercase, <= 20"
+    )
     _matches(cfg, "table_name", _TABLE_NAME, "must be a DynamoDB table name")
     _matches(cfg, "stack_name", _STACK_NAME, "must be a CloudFormation stack name")
     for key in ("existing_table", "retain_data"):
@@ -130,6 +136,10 @@ def _validate(cfg: EnvironmentConfig) -> None:
     _in_range(cfg, "lambda_timeout_minutes", 1, 15)
     _in_range(cfg, "scan_segments", 1, 64)
     _in_range(cfg, "restore_writers", 1, 64)
+    # The margin must leave most of the timeout for work: at most half of it.
+    _in_range(cfg, "continuation_margin_seconds", 10, cfg.lambda_timeout_minutes * 30)
+    if cfg.max_items_per_second is not None:
+        _in_range(cfg, "max_items_per_second", 1, 1_000_000)
     _in_range(cfg, "stale_after_hours", 1, MAX_STALE_AFTER_HOURS)
     _require(
         cfg.log_retention_days in LOG_RETENTION_DAYS_ALLOWED,
@@ -140,9 +150,7 @@ def _validate(cfg: EnvironmentConfig) -> None:
     _require(cfg.log_level in LOG_LEVELS, cfg.name, "log_level", f"must be one of {sorted(LOG_LEVELS)}")
     _matches(cfg, "service_name", _SERVICE, "must be lowercase letters, digits and '-'")
     _matches(cfg, "metrics_namespace", _NAMESPACE, "must be a CloudWatch namespace")
-    _require(
-        not cfg.metrics_namespace.startswith("AWS/"), cfg.name, "metrics_namespace", "AWS/ is reserved"
-    )
+    _require(not cfg.metrics_namespace.startswith("AWS/"), cfg.name, "metrics_namespace", "AWS/ is reserved")
     if cfg.alarm_email is not None:
         _matches(cfg, "alarm_email", _EMAIL, "must be an e-mail address")
 
@@ -156,7 +164,9 @@ def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
         raise ConfigError(f"environment {name!r}: must be a JSON object, got {type(raw).__name__}")
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:
-        raise ConfigError(f"environment {name!r}: unknown keys {unknown}; allowed: {sorted(_FIELDS - {'name'})}")
+        raise ConfigError(
+            f"environment {name!r}: unknown keys {unknown}; allowed: {sorted(_FIELDS - {'name'})}"
+        )
     if "name" in raw and raw["name"] != name:
         raise ConfigError(f"environment {name!r}: 'name' must equal its key or be omitted")
     if "table_name" not in raw:

@@ -118,6 +118,6 @@ class LedgerFunction(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            f"{LAMBDA_RUNTIME.name} is pinned by the engine contract: the bundled wheels (pydantic_core, ijson) "
-            "are cp313 builds; move to a newer runtime together with lambdas/requirements.txt.",
+            f"{LAMBDA_RUNTIME.name} is pinned by the engine contract: the bundled wheels (pydantic_core, "
+            "ijson) are cp313 builds; move to a newer runtime together with lambdas/requirements.txt.",
         )

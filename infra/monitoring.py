@@ -45,7 +45,7 @@ class BackupAlarms(Construct):
             self,
             "BackupErrors",
             alarm_name=f"{prefix}-backup-errors",
-            alarm_description="The backup function failed (Lambda Errors or a Powertools BackupFailed metric).",
+            alarm_description="The backup function failed (Lambda Errors or Powertools BackupFailed).",
             metric=cloudwatch.MathExpression(
                 expression="FILL(errors, 0) + FILL(failed, 0)",
                 using_metrics={
@@ -80,7 +80,7 @@ class BackupAlarms(Construct):
             self,
             "DeadLetters",
             alarm_name=f"{prefix}-dead-letters",
-            alarm_description="An asynchronous invocation (scheduled backup or async restore) exhausted retries.",
+            alarm_description="An async invocation (scheduled backup, async restore) exhausted its retries.",
             metric=failure_queue.metric_approximate_number_of_messages_visible(
                 statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)
             ),
@@ -92,19 +92,31 @@ class BackupAlarms(Construct):
         for alarm in (self.backup_errors, self.stale_backup, self.dead_letters):
             alarm.add_alarm_action(action)
 
-    def _backup_metric(self, name: str, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+    def _backup_metric(self, name: str, period: Duration | None = None) -> cloudwatch.Metric:
         """A metric the backup handler emits with Powertools (dimension ``service``)."""
         return cloudwatch.Metric(
             namespace=self._config.metrics_namespace,
             metric_name=name,
             dimensions_map={"service": self._config.service_name},
             statistic=cloudwatch.Stats.SUM,
-            period=period,
+            period=period or Duration.minutes(5),
         )
 
     def _alarm_topic(self, removal_policy: RemovalPolicy) -> sns.Topic:
         """SNS needs a customer managed key here: CloudWatch cannot use the AWS managed SNS key."""
         stack = Stack.of(self)
+        # Confused-deputy guard: CloudWatch acts only for alarms of this account and region.
+        from_own_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+        }
         key = kms.Key(
             self,
             "TopicKey",
@@ -118,7 +130,7 @@ class BackupAlarms(Construct):
                 principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, '*' means this key
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions=from_own_alarms,
             )
         )
         topic = sns.Topic(
@@ -135,17 +147,7 @@ class BackupAlarms(Construct):
                 principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                },
+                conditions=from_own_alarms,
             )
         )
         return topic

@@ -10,7 +10,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
-BACKUP_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:PutObject")
+# Data files by multipart upload; checkpoints written (conditional PUT), read back and checked for (HEAD)
+# when a backup continues in a new invocation; checkpoints and unlisted files deleted when it completes.
+BACKUP_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 RESTORE_TABLE_ACTIONS = (
     "dynamodb:BatchWriteItem",
     "dynamodb:CreateTable",
@@ -23,17 +25,32 @@ RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 
 
 def list_prefix_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
-    """ListBucket only for keys under the backup prefix (the bucket is the resource, so a condition)."""
+    """ListBucket for listings under the backup prefix (the bucket is the resource, so a condition).
+
+    ``IfExists``: a GET/HEAD of a missing key carries no ``s3:prefix``, and S3 answers 404 (rather than
+    403) only if ListBucket is allowed in that request's context; the handlers rely on 404 to tell
+    "not there (yet)" from "forbidden". A listing *with* a prefix outside the backup prefix is refused.
+    """
     return iam.PolicyStatement(
         sid="ListBackupPrefix",
         actions=["s3:ListBucket"],
         resources=[bucket.bucket_arn],
-        conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        conditions={"StringLikeIfExists": {"s3:prefix": [f"{prefix}*"]}},
+    )
+
+
+def function_arn(stack: Stack, function_name: str) -> str:
+    """A function's unqualified ARN built from its name: no reference to the function, so no cycle."""
+    return stack.format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=function_name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
 
 
 def restore_table_arn_pattern(stack: Stack, table_name: str) -> str:
-    """``table/<ledger>*``: the ledger table and any table whose name starts with it (``<ledger>-restored``)."""
+    """``table/<ledger>*``: the ledger table and every table whose name starts with it (``...-restored``)."""
     return stack.format_arn(
         service="dynamodb",
         resource="table",
@@ -42,16 +59,22 @@ def restore_table_arn_pattern(stack: Stack, table_name: str) -> str:
     )
 
 
-def backup_statements(table_arn: str, bucket: s3.IBucket, prefix: str) -> list[iam.PolicyStatement]:
-    """Read the ledger table (parallel scan), write backup objects (multipart) under the prefix."""
+def backup_statements(
+    table_arn: str, bucket: s3.IBucket, prefix: str, own_function_arn: str
+) -> list[iam.PolicyStatement]:
+    """Read the ledger table (parallel scan), write backup objects under the prefix, continue itself."""
     return [
         iam.PolicyStatement(sid="ReadLedgerTable", actions=list(BACKUP_TABLE_ACTIONS), resources=[table_arn]),
         iam.PolicyStatement(
-            sid="WriteBackupObjects",
+            sid="BackupObjects",
             actions=list(BACKUP_OBJECT_ACTIONS),
             resources=[bucket.arn_for_objects(f"{prefix}*")],
         ),
         list_prefix_statement(bucket, prefix),
+        # A backup that will not finish before the timeout hands the rest to a new async invocation.
+        iam.PolicyStatement(
+            sid="ContinueBackup", actions=["lambda:InvokeFunction"], resources=[own_function_arn]
+        ),
     ]
 
 

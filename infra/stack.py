@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from aws_cdk import CfnElement, CfnOutput, Duration, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Environment, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
@@ -15,12 +15,18 @@ from infra.bundling import lambda_code
 from infra.config import EnvironmentConfig
 from infra.functions import LedgerFunction, retention_days
 from infra.monitoring import BackupAlarms
-from infra.nag import acknowledge
-from infra.permissions import backup_statements, restore_statements
+from infra.nag import acknowledge, iam5_resource_finding
+from infra.permissions import (
+    backup_statements,
+    function_arn,
+    restore_statements,
+    restore_table_arn_pattern,
+)
 from infra.storage import BackupBucket, ledger_table, removal_policy
 
 BACKUP_HANDLER = "backup_handler.handler"
 RESTORE_HANDLER = "restore_handler.handler"
+RESTORE_PAYLOAD_EXAMPLE = '{"s3_key":"<prefix><table>/<ts>/manifest.json","target_table":"<table>-restored"}'
 
 
 def stack_environment(config: EnvironmentConfig) -> Environment | None:
@@ -40,7 +46,7 @@ class LedgerBackupStack(Stack):
             scope,
             config.stack_name,
             stack_name=config.stack_name,
-            description=f"ledger-backup ({config.name}): scheduled backups of {config.table_name} to S3, restore",
+            description=f"ledger-backup ({config.name}): S3 backups of {config.table_name}, and restore",
             env=stack_environment(config),
             termination_protection=config.retain_data,
             **kwargs,
@@ -84,22 +90,31 @@ class LedgerBackupStack(Stack):
             "log_removal_policy": data_policy,
             "failure_queue": self.failure_queue,
         }
-        prefix = config.function_name_prefix
+        if config.max_items_per_second is not None:
+            common_env["MAX_ITEMS_PER_SECOND"] = str(config.max_items_per_second)
+        backup_name = f"{config.function_name_prefix}-backup"
         self.backup = LedgerFunction(
             self,
             "Backup",
-            function_name=f"{prefix}-backup",
+            function_name=backup_name,
             description=f"Daily backup of DynamoDB table {config.table_name} to S3",
             handler=BACKUP_HANDLER,
-            environment={**common_env, "SCAN_SEGMENTS": str(config.scan_segments)},
-            statements=backup_statements(self.table.table_arn, self.bucket, config.backup_prefix),
+            environment={
+                **common_env,
+                "SCAN_SEGMENTS": str(config.scan_segments),
+                "CONTINUATION_MARGIN_SECONDS": str(config.continuation_margin_seconds),
+            },
+            statements=backup_statements(
+                self.table.table_arn, self.bucket, config.backup_prefix, function_arn(self, backup_name)
+            ),
+            # Scheduled runs and self-continuations are async: retried twice, then dead-lettered.
             async_retry_attempts=2,
             **common,
         )
         self.restore = LedgerFunction(
             self,
             "Restore",
-            function_name=f"{prefix}-restore",
+            function_name=f"{config.function_name_prefix}-restore",
             description=f"On-demand restore of a backup into {config.table_name} or {config.table_name}*",
             handler=RESTORE_HANDLER,
             environment={**common_env, "RESTORE_WRITERS": str(config.restore_writers)},
@@ -136,33 +151,36 @@ class LedgerBackupStack(Stack):
 
     def _acknowledge_scoped_wildcards(self) -> None:
         """The remaining IAM5 findings are wildcards *within* a known prefix; each is the narrowest form."""
-        objects = f"Resource::<{self._logical_id(self.bucket)}.Arn>/{self.config.backup_prefix}*"
+        objects = iam5_resource_finding(self, self.bucket.arn_for_objects(f"{self.config.backup_prefix}*"))
         reason_objects = (
-            "Backup object keys are generated per run (<prefix><table>/<timestamp>/...); the grant is limited "
-            f"to keys under '{self.config.backup_prefix}' in this one bucket."
+            "Backup object keys are generated per run (<prefix><table>/<timestamp>/...); the grant is "
+            f"limited to keys under '{self.config.backup_prefix}' in this one bucket."
         )
-        acknowledge(self.backup.role, f"AwsSolutions-IAM5[{objects}]", reason_objects)
-        acknowledge(self.restore.role, f"AwsSolutions-IAM5[{objects}]", reason_objects)
-        tables = (
-            "Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:"
-            f"table/{self.config.table_name}*"
-        )
+        acknowledge(self.backup.role, objects, reason_objects)
+        acknowledge(self.restore.role, objects, reason_objects)
         acknowledge(
             self.restore.role,
-            f"AwsSolutions-IAM5[{tables}]",
-            "Restore targets are the ledger table or new tables named '<ledger>...' (e.g. '<ledger>-restored', "
-            "created by the restore); the handler refuses any other name.",
+            iam5_resource_finding(self, restore_table_arn_pattern(self, self.config.table_name)),
+            "Restore targets are the ledger table or new tables named '<ledger>...' (e.g. "
+            "'<ledger>-restored', created by the restore); the handler refuses any other name.",
         )
-
-    def _logical_id(self, construct: Construct) -> str:
-        """The CloudFormation logical id of a construct's resource, as cdk-nag prints it in findings."""
-        return str(self.resolve(self.get_logical_id(cast(CfnElement, construct.node.default_child))))
 
     def _outputs(self) -> None:
         """Names an operator needs: which function to invoke, where backups go, where alarms go."""
-        CfnOutput(self, "BackupFunctionName", value=self.backup.function.function_name)
-        CfnOutput(self, "RestoreFunctionName", value=self.restore.function.function_name)
-        CfnOutput(self, "BackupBucketName", value=self.bucket.bucket_name)
-        CfnOutput(self, "LedgerTableName", value=self.table.table_name)
-        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
-        CfnOutput(self, "FailedInvocationsQueueUrl", value=self.failure_queue.queue_url)
+        outputs = {
+            "BackupFunctionName": (self.backup.function.function_name, "Scheduled backup function"),
+            "RestoreFunctionName": (
+                self.restore.function.function_name,
+                "Restore function: aws lambda invoke --function-name <this> "
+                f"--cli-binary-format raw-in-base64-out --payload '{RESTORE_PAYLOAD_EXAMPLE}' out.json",
+            ),
+            "BackupBucketName": (
+                self.bucket.bucket_name,
+                f"Backups under s3://<this>/{self.config.backup_prefix}",
+            ),
+            "LedgerTableName": (self.table.table_name, "Table that is backed up (created or adopted)"),
+            "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the backup alarms (subscribe here)"),
+            "FailedInvocationsQueueUrl": (self.failure_queue.queue_url, "Dead letters of async invocations"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

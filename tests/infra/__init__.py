@@ -1,0 +1,1 @@
+"""Tests of the CDK app (infra/, app.py, cdk.json)."""
