@@ -18,7 +18,11 @@ def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [{"continuation": {}}, {"continuation": {"checkpoint_key": 1}}, {"continuation": {"checkpoint_key": "k", "x": 1}}],
+    [
+        {"continuation": {}},
+        {"continuation": {"checkpoint_key": 1}},
+        {"continuation": {"checkpoint_key": "k", "x": 1}},
+    ],
 )
 def test_malformed_continuation_is_refused(event: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest, match="invalid ContinueBackupEvent"):
