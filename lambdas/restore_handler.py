@@ -3,9 +3,14 @@
     aws lambda invoke --function-name <restore function> --cli-binary-format raw-in-base64-out \
         --payload '{"s3_key": "backups/<table>/<timestamp>/manifest.json",
                     "target_table": "<table>-restored"}' out.json
+
+`s3_key` may also be "latest" (the newest complete backup of TABLE_NAME), a scan document
+(`aws dynamodb scan --output json` output, plain or gzipped) or a DynamoDB export's
+manifest-summary.json. Those two record no key schema: the target must exist, or the event
+gives `"key_schema"`. `"dry_run": true` verifies the backup and writes nothing.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,9 +19,15 @@ from runtime.observability import logger, metrics, tracer
 from runtime.settings import Settings
 
 from ledger_backup.clients import dynamodb_client, s3_client
-from ledger_backup.errors import InvalidRequest
-from ledger_backup.restore import RestoreOptions, run_restore
+from ledger_backup.errors import CorruptBackup, IncompleteBackup, InvalidRequest
+from ledger_backup.restore import RestoreOptions, dry_run, restore_source
+from ledger_backup.schema import TableSchema
+from ledger_backup.sources import LATEST, Source, open_latest, open_source
+from ledger_backup.sources.key_schema import key_schema_from_json
 from ledger_backup.stores import S3Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def check_allowed(request: RestoreRequest, settings: Settings) -> None:
@@ -27,31 +38,52 @@ def check_allowed(request: RestoreRequest, settings: Settings) -> None:
             f"{settings.table_name!r} or tables whose names start with it "
             f"(e.g. {settings.table_name}-restored)"
         )
+    if request.s3_key == LATEST:
+        return
     if not request.s3_key.startswith(settings.prefix) or ".." in request.s3_key.split("/"):
         raise InvalidRequest(f"s3_key {request.s3_key!r} is outside the backup prefix {settings.prefix!r}")
+
+
+def _open(request: RestoreRequest, settings: Settings, store: S3Store) -> Source:
+    if request.s3_key == LATEST:
+        return open_latest(store, settings.prefix, settings.table_name)
+    return open_source(store, request.s3_key)
+
+
+def _key_schema(request: RestoreRequest) -> TableSchema | None:
+    if request.key_schema is None:
+        return None
+    return key_schema_from_json([entry.model_dump() for entry in request.key_schema])
 
 
 @logger.inject_lambda_context(log_event=True, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Validate the request, then restore; every refusal happens before the first write."""
+    """Validate the request, then restore (or only verify); every refusal happens before the first write."""
     try:
         request = parse_event(event, RestoreRequest)
         settings = Settings.from_environ()
         check_allowed(request, settings)
         bucket = request.bucket or settings.bucket
-        logger.append_keys(source=f"s3://{bucket}/{request.s3_key}", target_table=request.target_table)
+        store = S3Store(s3_client(), bucket)
+        try:
+            source = _open(request, settings, store)
+        except (CorruptBackup, IncompleteBackup) as exc:
+            if request.dry_run:  # a dry run reports a backup that fails its check; it does not fail
+                return _unreadable(store.location(request.s3_key), exc)
+            raise
+        logger.append_keys(source=source.location, kind=str(source.kind), target_table=request.target_table)
+        dynamodb = dynamodb_client(max_connections=settings.restore_writers * 2)
+        if request.dry_run:
+            return _verified(dynamodb, source, request)
         options = RestoreOptions(
-            create_table=request.create_table, overwrite=request.overwrite, writers=settings.restore_writers
+            create_table=request.create_table,
+            overwrite=request.overwrite,
+            writers=settings.restore_writers,
+            key_schema=_key_schema(request),
         )
-        result = run_restore(
-            dynamodb_client(max_connections=settings.restore_writers * 2),
-            S3Store(s3_client(), bucket),
-            request.s3_key,
-            request.target_table,
-            options=options,
-        )
+        result = restore_source(dynamodb, source, request.target_table, options=options)
     except Exception:
         metrics.add_metric(name="RestoreFailed", unit=MetricUnit.Count, value=1)
         logger.exception("restore failed: nothing was written unless the message says so")
@@ -61,9 +93,35 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {
         "status": "complete",
         "source": result.source,
+        "kind": result.kind,
         "target_table": result.target_table,
         "table_created": result.table_created,
         "items_restored": result.items_restored,
         "files": result.files,
+        "schema_from": result.schema_from,
         "duration_seconds": result.duration_seconds,
+    }
+
+
+def _verified(dynamodb: "DynamoDBClient", source: Source, request: RestoreRequest) -> dict[str, Any]:
+    """The dry run's report: "verified", or "corrupt" with every problem found; nothing is written."""
+    report = dry_run(dynamodb, source, request.target_table, _key_schema(request))
+    if report.ok:
+        metrics.add_metric(name="BackupVerified", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=1)
+        logger.error("dry run: the backup failed its check", extra={"problems": list(report.problems)})
+    return {"status": "verified" if report.ok else "corrupt", "dry_run": True, **report.to_json()}
+
+
+def _unreadable(location: str, error: Exception) -> dict[str, Any]:
+    """The dry run's report for a backup whose own manifests already fail the check."""
+    metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=1)
+    logger.error("dry run: the backup failed its check", extra={"problems": [str(error)]})
+    return {
+        "status": "corrupt",
+        "dry_run": True,
+        "source": location,
+        "item_count": 0,
+        "problems": [str(error)],
     }

@@ -37,9 +37,29 @@ def load_backup(store: BackupStore, key: str) -> Backup:
     return Backup(folder=folder, manifest=manifest)
 
 
+def _manifest_keys(store: BackupStore, prefix: str, table_name: str) -> list[str]:
+    """Manifest keys of `table_name`'s backups, newest first (folder names sort in time order)."""
+    table_folder = layout.table_folder(prefix, table_name)
+    keys = [k for k in store.list_keys(table_folder) if k.endswith(f"/{layout.MANIFEST_NAME}")]
+    return sorted(keys, reverse=True)
+
+
 def list_backups(store: BackupStore, prefix: str, table_name: str) -> list[Backup]:
     """The complete backups of `table_name`, newest first; folders without a manifest are skipped."""
-    table_folder = layout.table_folder(prefix, table_name)
-    manifest_keys = [k for k in store.list_keys(table_folder) if k.endswith(f"/{layout.MANIFEST_NAME}")]
-    backups = [load_backup(store, key) for key in manifest_keys]
+    backups = [load_backup(store, key) for key in _manifest_keys(store, prefix, table_name)]
     return sorted(backups, key=lambda b: b.folder, reverse=True)
+
+
+def latest_backup(store: BackupStore, prefix: str, table_name: str) -> Backup:
+    """The newest complete backup of `table_name`: the newest folder that has a manifest.
+
+    Only that manifest is read. A newest manifest that is corrupt is an error rather than a
+    reason to fall back silently to older data.
+    """
+    keys = _manifest_keys(store, prefix, table_name)
+    if not keys:
+        raise BackupNotFound(
+            f"no complete backup of table {table_name!r} under "
+            f"{store.location(layout.table_folder(prefix, table_name))}"
+        )
+    return load_backup(store, keys[0])

@@ -2,6 +2,7 @@
 
 Locations are `s3://bucket/prefix-or-key` or local paths, so the runbook's file workflow
 keeps working: `backup ledger --to ./data`, then `restore ./data/ledger/<timestamp> --table ...`.
+Restore and verify also take the runbook's old scan files and DynamoDB exports.
 """
 
 import argparse
@@ -13,14 +14,21 @@ from dataclasses import asdict
 from typing import Any
 
 from ledger_backup.backup import BackupOptions, run_backup
-from ledger_backup.catalog import list_backups, load_backup
+from ledger_backup.catalog import list_backups
 from ledger_backup.clients import dynamodb_client
-from ledger_backup.errors import LedgerBackupError
-from ledger_backup.locations import backup_source, parse_location
-from ledger_backup.restore import RestoreOptions, run_restore
-from ledger_backup.verify import verify_backup
+from ledger_backup.errors import InvalidRequest, LedgerBackupError
+from ledger_backup.locations import backup_source, file_destination, parse_location
+from ledger_backup.restore import RestoreOptions, resolve_schema, restore_source
+from ledger_backup.schema import TableSchema
+from ledger_backup.sources import Source, open_latest, open_source
+from ledger_backup.sources.key_schema import key_from_text, key_schema_from_json
+from ledger_backup.sources.scan_json_writer import write_scan_json
+from ledger_backup.stores import BackupStore
+from ledger_backup.verify import compare_with_table, verify_source
 
 DEFAULT_S3_PREFIX = "backups/"
+LEDGER_FORMAT = "ledger-backup"
+SCAN_JSON_FORMAT = "scan-json"
 
 
 def _print(document: dict[str, Any] | list[dict[str, Any]]) -> None:
@@ -28,7 +36,7 @@ def _print(document: dict[str, Any] | list[dict[str, Any]]) -> None:
     sys.stdout.write("\n")
 
 
-def _store_prefix(text: str) -> tuple[Any, str]:
+def _store_prefix(text: str) -> tuple[BackupStore, str]:
     """A destination: `s3://bucket` alone means the service's default prefix."""
     location = parse_location(text)
     prefix = location.key
@@ -37,29 +45,72 @@ def _store_prefix(text: str) -> tuple[Any, str]:
     return location.store, prefix
 
 
+def _open(args: argparse.Namespace) -> Source:
+    """The source a restore or verify names: a location, or the newest backup of --latest-of."""
+    if args.latest_of:
+        store, prefix = _store_prefix(args.source)
+        return open_latest(store, prefix, args.latest_of)
+    location = backup_source(args.source)
+    return open_source(location.store, location.key)
+
+
+def _key_schema(args: argparse.Namespace) -> TableSchema | None:
+    if args.hash_key is None:
+        if args.range_key is not None:
+            raise InvalidRequest("--range-key needs --hash-key")
+        return None
+    entries = [key_from_text(args.hash_key, "HASH")]
+    if args.range_key is not None:
+        entries.append(key_from_text(args.range_key, "RANGE"))
+    return key_schema_from_json(entries)
+
+
 def cmd_backup(args: argparse.Namespace) -> None:
+    dynamodb = dynamodb_client(args.segments * 2)
+    if args.format == SCAN_JSON_FORMAT:
+        destination = file_destination(args.to)
+        written = write_scan_json(dynamodb, destination.store, destination.key, args.table)
+        _print({"status": "complete", "format": SCAN_JSON_FORMAT, **asdict(written)})
+        return
     store, prefix = _store_prefix(args.to)
     options = BackupOptions(total_segments=args.segments)
-    result = run_backup(dynamodb_client(args.segments * 2), store, args.table, prefix=prefix, options=options)
+    result = run_backup(dynamodb, store, args.table, prefix=prefix, options=options)
     _print({"status": "complete", **asdict(result)})
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    source = backup_source(args.source)
     options = RestoreOptions(
-        create_table=not args.no_create_table, overwrite=args.overwrite, writers=args.writers
+        create_table=not args.no_create_table,
+        overwrite=args.overwrite,
+        writers=args.writers,
+        key_schema=_key_schema(args),
     )
-    result = run_restore(
-        dynamodb_client(args.writers * 2), source.store, source.key, args.table, options=options
-    )
+    result = restore_source(dynamodb_client(args.writers * 2), _open(args), args.table, options=options)
     _print({"status": "complete", **asdict(result)})
 
 
-def cmd_verify(args: argparse.Namespace) -> None:
-    source = backup_source(args.source)
-    backup = load_backup(source.store, source.key)
-    report = verify_backup(source.store, backup)
-    _print({"status": "ok", "backup": source.store.location(backup.manifest_key), **asdict(report)})
+def cmd_verify(args: argparse.Namespace) -> int:
+    source = _open(args)
+    schema = source.schema or _key_schema(args)
+    if args.against:
+        dynamodb = dynamodb_client()
+        if schema is None:  # check the keys against the table's own schema
+            schema, _ = resolve_schema(dynamodb, source, args.against, None)
+        report, comparison = compare_with_table(dynamodb, source, args.against, schema)
+    else:
+        report, comparison = verify_source(source, schema), None
+    document: dict[str, Any] = {"status": "ok" if report.ok else "corrupt", "backup": report.source}
+    document.update(report.to_json())
+    if comparison is not None:
+        document["against"] = comparison.to_json()
+    _print(document)
+    if not report.ok:
+        print(f"error: {report.failure()}", file=sys.stderr)
+        return 2
+    if comparison is not None and not comparison.match:
+        print(f"error: {comparison.failure()}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -67,9 +118,12 @@ def cmd_list(args: argparse.Namespace) -> None:
     rows = [
         {
             "backup": store.location(b.manifest_key),
+            "started_at": b.manifest.started_at,
             "finished_at": b.manifest.finished_at,
             "items": b.manifest.item_count,
             "compressed_bytes": b.manifest.compressed_bytes,
+            "uncompressed_bytes": b.manifest.uncompressed_bytes,
+            "files": len(b.manifest.files),
         }
         for b in list_backups(store, prefix, args.table)
     ]
@@ -83,6 +137,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_source_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "source",
+        help="a backup folder or its manifest.json, a scan-json file (plain or .gz), or an export's "
+        "manifest-summary.json; s3://bucket/key or a local path. With --latest-of: s3://bucket[/prefix] "
+        "or the local folder holding the backups",
+    )
+    command.add_argument("--latest-of", metavar="TABLE", help="use the newest complete backup of TABLE")
+    command.add_argument(
+        "--hash-key", metavar="NAME:TYPE", help="key schema for a source that records none, e.g. book_id:S"
+    )
+    command.add_argument("--range-key", metavar="NAME:TYPE", help="sort key, with --hash-key")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ledger_backup", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -90,22 +158,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = commands.add_parser("backup", help="back a table up to S3 or a local folder")
     backup.add_argument("table")
-    backup.add_argument("--to", required=True, help="s3://bucket[/prefix] or a local folder")
+    backup.add_argument(
+        "--to",
+        required=True,
+        help="s3://bucket[/prefix] or a local folder; with --format scan-json a file (s3://bucket/key or "
+        "a path; a .gz name is gzipped)",
+    )
+    backup.add_argument(
+        "--format",
+        choices=(LEDGER_FORMAT, SCAN_JSON_FORMAT),
+        default=LEDGER_FORMAT,
+        help="ledger-backup (default: checksummed folder) or scan-json (the runbook's single JSON file)",
+    )
     backup.add_argument("--segments", type=_positive, default=4, help="parallel scan segments (default 4)")
     backup.set_defaults(run=cmd_backup)
 
-    restore = commands.add_parser("restore", help="restore a backup into a table")
-    restore.add_argument(
-        "source", help="s3://bucket/<backup folder or manifest key>, or a local backup folder"
-    )
+    restore = commands.add_parser("restore", help="restore a backup of any kind into a table")
+    _add_source_arguments(restore)
     restore.add_argument("--table", required=True, help="target table (created from the backup if missing)")
     restore.add_argument("--no-create-table", action="store_true", help="fail if the target does not exist")
     restore.add_argument("--overwrite", action="store_true", help="allow a target that already holds items")
     restore.add_argument("--writers", type=_positive, default=4, help="writer threads (default 4)")
     restore.set_defaults(run=cmd_restore)
 
-    verify = commands.add_parser("verify", help="read a backup through and check every checksum and count")
-    verify.add_argument("source")
+    verify = commands.add_parser(
+        "verify", help="read a backup through, check every checksum and count, write nothing"
+    )
+    _add_source_arguments(verify)
+    verify.add_argument(
+        "--against", metavar="TABLE", help="also check that TABLE holds exactly the backup's items"
+    )
     verify.set_defaults(run=cmd_verify)
 
     listing = commands.add_parser("list", help="the complete backups of a table, newest first")
@@ -121,8 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     try:
-        args.run(args)
+        status = args.run(args)
     except LedgerBackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status if isinstance(status, int) else 0

@@ -13,6 +13,7 @@ reach it, and only B/BS values are bytes); reading decodes B/BS at any depth.
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 Item = dict[str, Any]
@@ -74,3 +75,121 @@ def decode_line(line: str | bytes) -> Item:
         raise ValueError('line is not of the form {"Item": {...}}')
     item: Item = document["Item"]
     return item
+
+
+class _BadValue(ValueError):
+    """A value that is not DynamoDB JSON; `path` is filled in on the way back up."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+
+def _string(kind: str, inner: Any) -> Any:
+    if not isinstance(inner, str):
+        raise _BadValue(f"{kind} must be a string, not {type(inner).__name__}")
+    return inner
+
+
+def _strings(kind: str, inner: Any) -> Any:
+    if not isinstance(inner, list) or not all(isinstance(v, str) for v in inner):
+        raise _BadValue(f"{kind} must be an array of strings")
+    return inner
+
+
+def _binary(kind: str, inner: Any) -> bytes:
+    try:
+        return _decode_binary(_string(kind, inner))
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+
+
+def _binaries(kind: str, inner: Any) -> list[bytes]:
+    return [_binary(kind, v) for v in _strings(kind, inner)]
+
+
+def _boolean(kind: str, inner: Any) -> Any:
+    if type(inner) is not bool:
+        raise _BadValue("BOOL must be true or false")
+    return inner
+
+
+def _null(kind: str, inner: Any) -> Any:
+    if inner is not True:
+        raise _BadValue("NULL must be true")
+    return inner
+
+
+def _map(kind: str, inner: Any) -> Any:
+    if not isinstance(inner, dict):
+        raise _BadValue("M must be an object")
+    for name, member in inner.items():
+        try:
+            inner[name] = _checked_value(member)
+        except _BadValue as exc:
+            exc.path.append(name)
+            raise
+    return inner
+
+
+def _list(kind: str, inner: Any) -> Any:
+    if not isinstance(inner, list):
+        raise _BadValue("L must be an array")
+    for index, member in enumerate(inner):
+        try:
+            inner[index] = _checked_value(member)
+        except _BadValue as exc:
+            exc.path.append(f"[{index}]")
+            raise
+    return inner
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "S": _string,
+    "N": _string,
+    "B": _binary,
+    "BOOL": _boolean,
+    "NULL": _null,
+    "M": _map,
+    "L": _list,
+    "SS": _strings,
+    "NS": _strings,
+    "BS": _binaries,
+}
+
+
+def _checked_value(value: Any) -> Any:
+    """One attribute value, checked, with B/BS decoded in place (the input is a fresh parse)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        raise _BadValue('not a DynamoDB attribute value (expected one type, such as {"S": "text"})')
+    kind, inner = next(iter(value.items()))
+    check = _CHECKS.get(kind)
+    if check is None:
+        raise _BadValue(f"unknown DynamoDB type {kind!r}")
+    value[kind] = check(kind, inner)
+    return value
+
+
+def item_from_document(document: Any) -> Item:
+    """Check one item that a generic JSON parser (ijson, json) produced and make it a client item.
+
+    Such parsers leave B/BS as base64 text at every depth; this decodes them, in place, and
+    refuses anything that is not DynamoDB JSON (plain values, numbers as JSON numbers, unknown
+    types), so a wrong file is caught while verifying instead of by DynamoDB halfway through.
+    Raises ValueError naming the attribute, e.g. `attribute steps.toc_parse: N must be a string`.
+    """
+    if not isinstance(document, dict):
+        raise ValueError(f"not a DynamoDB item (a JSON object), but {type(document).__name__}")
+    for name, value in document.items():
+        try:
+            document[name] = _checked_value(value)
+        except _BadValue as exc:
+            path = name + "".join(p if p.startswith("[") else f".{p}" for p in reversed(exc.path))
+            raise ValueError(f"attribute {path}: {exc.problem}") from None
+    return document
+
+
+def encode_item_indented(item: Item) -> str:
+    """The item as `aws dynamodb scan --output json` prints it: 4-space indents, B/BS as base64."""
+    return json.dumps(item, indent=4, ensure_ascii=False, default=_base64_text)

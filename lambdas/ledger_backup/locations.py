@@ -5,6 +5,8 @@ from pathlib import Path
 
 from ledger_backup import layout
 from ledger_backup.clients import s3_client
+from ledger_backup.errors import InvalidRequest
+from ledger_backup.sources.aws_export import SUMMARY_NAME
 from ledger_backup.stores import BackupStore, LocalStore, S3Store
 
 
@@ -28,8 +30,26 @@ def parse_location(text: str) -> Location:
 
 
 def backup_source(text: str) -> Location:
-    """A backup to read: an S3 manifest key or folder, a local manifest.json or backup folder."""
+    """A backup to read: an S3 key or folder; a local file, backup folder or export folder."""
     location = parse_location(text)
-    if isinstance(location.store, LocalStore) and location.key == "":
-        return Location(location.store, layout.MANIFEST_NAME)
-    return location
+    if not isinstance(location.store, LocalStore) or location.key:
+        return location
+    path = location.store.root
+    if path.is_file():
+        return Location(LocalStore(path.parent), path.name)
+    if (path / SUMMARY_NAME).is_file():
+        return Location(location.store, SUMMARY_NAME)
+    return Location(location.store, layout.MANIFEST_NAME)
+
+
+def file_destination(text: str) -> Location:
+    """A single file to write: `s3://bucket/key` or a local path (its folder is created)."""
+    if text.startswith("s3://"):
+        location = parse_location(text)
+        if not location.key or location.key.endswith("/"):
+            raise InvalidRequest(f"{text!r} names no object: give s3://bucket/path/file.json[.gz]")
+        return location
+    path = Path(text).expanduser()
+    if path.is_dir() or text.endswith(("/", "\\")):
+        raise InvalidRequest(f"{text!r} is a folder: give a file name, e.g. {path / 'ledger.json.gz'}")
+    return Location(LocalStore(path.parent), path.name)

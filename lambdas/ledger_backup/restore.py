@@ -1,24 +1,30 @@
-"""Restore a backup into a table, new or existing, losing nothing.
+"""Restore a backup of any kind into a table, new or existing, losing nothing.
 
-Order of work: load and cross-check the manifest, read every file through to verify its
-SHA-256, count and JSON (nothing is written from a backup that fails), prepare the target,
-then stream the items into it with parallel BatchWriteItem. Puts are idempotent, so a
-restore run twice gives the same table.
+Order of work: open the source (its manifests are cross-checked), settle the key schema,
+read every part through to verify checksums, counts, JSON and keys (nothing is written from
+a source that fails), prepare the target, then stream the items into it with parallel
+BatchWriteItem. Puts are idempotent, so a restore run twice gives the same table.
+
+Only this tool's backups record the table's schema. For a scan document or a DynamoDB
+export the schema comes from the existing target table, or from a key schema the caller
+gives, in that order of preference when both are there: the caller's must then match.
 """
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ledger_backup.batch_write import ParallelBatchWriter
-from ledger_backup.catalog import load_backup
-from ledger_backup.codec import decode_line
-from ledger_backup.data_files import read_lines
-from ledger_backup.errors import CorruptBackup
+from ledger_backup.errors import CorruptBackup, InvalidRequest, SchemaMismatch
+from ledger_backup.schema import TableSchema
+from ledger_backup.sources import Source, open_source
+from ledger_backup.sources.base import ReadMeter
+from ledger_backup.sources.key_schema import EXAMPLE
 from ledger_backup.stores import BackupStore
+from ledger_backup.table_info import describe_table
 from ledger_backup.target import prepare_target
-from ledger_backup.verify import verify_backup
+from ledger_backup.verify import KeyChecker, VerifyReport, verify_source
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,17 +38,64 @@ class RestoreOptions:
     overwrite: bool = False
     writers: int = 4
     verify_first: bool = True  # read the whole backup once before writing; off only when it was just verified
+    key_schema: TableSchema | None = None  # for sources that record none (scan documents, DynamoDB exports)
 
 
 @dataclass(frozen=True)
 class RestoreResult:
     source: str
+    kind: str
     target_table: str
     table_created: bool
     items_restored: int
     files: int
     compressed_bytes: int
+    schema_from: str  # "backup", "request" or "target table": where the key schema came from
     duration_seconds: float
+
+
+def resolve_schema(
+    dynamodb: "DynamoDBClient", source: Source, target_table: str, key_schema: TableSchema | None
+) -> tuple[TableSchema | None, str]:
+    """The key schema to restore with and where it came from; (None, why) when there is none."""
+    if source.schema is not None:
+        if key_schema is not None and key_schema.key_signature() != source.schema.key_signature():
+            raise SchemaMismatch(
+                f"key_schema {key_schema.describe_keys()} differs from the backup's own "
+                f"{source.schema.describe_keys()}; leave key_schema out for this backup"
+            )
+        return source.schema, "backup"
+    table = describe_table(dynamodb, target_table)
+    if table is not None:
+        existing = TableSchema.from_description(table, None)
+        if key_schema is not None and key_schema.key_signature() != existing.key_signature():
+            raise SchemaMismatch(
+                f"target table {target_table!r} has key schema {existing.describe_keys()} "
+                f"but key_schema says {key_schema.describe_keys()}"
+            )
+        return existing, "target table"
+    if key_schema is not None:
+        return key_schema, "request"
+    return None, (
+        f"{source.location} is a {source.kind} backup, which records no key schema, and target table "
+        f"{target_table!r} does not exist: restore into an existing table, or give the key schema "
+        f'(restore event: "key_schema": {EXAMPLE}; CLI: --hash-key book_id:S [--range-key NAME:TYPE])'
+    )
+
+
+def dry_run(
+    dynamodb: "DynamoDBClient", source: Source, target_table: str, key_schema: TableSchema | None = None
+) -> VerifyReport:
+    """Everything a restore reads, nothing it writes: the source is verified, keys included when known.
+
+    Unlike a restore, a missing key schema is not an error here, only a note: the items can
+    still be checked for everything else.
+    """
+    schema, schema_from = resolve_schema(dynamodb, source, target_table, key_schema)
+    report = verify_source(source, schema)
+    if schema is None:
+        return replace(report, notes=(*report.notes, f"keys were not checked: {schema_from}"))
+    return report
 
 
 def run_restore(
@@ -53,45 +106,69 @@ def run_restore(
     *,
     options: RestoreOptions | None = None,
 ) -> RestoreResult:
-    """Restore the backup named by `backup_key` (manifest key or folder) into `target_table`."""
+    """Restore the backup that `backup_key` names, of whichever kind, into `target_table`."""
+    return restore_source(dynamodb, open_source(store, backup_key), target_table, options=options)
+
+
+def restore_source(
+    dynamodb: "DynamoDBClient",
+    source: Source,
+    target_table: str,
+    *,
+    options: RestoreOptions | None = None,
+) -> RestoreResult:
+    """Verify `source` (unless told it just was), then write its items into `target_table`."""
     options = options or RestoreOptions()
     started = time.monotonic()
-    backup = load_backup(store, backup_key)
-    manifest = backup.manifest
-    source = store.location(backup.manifest_key)
+    schema, schema_from = resolve_schema(dynamodb, source, target_table, options.key_schema)
+    if schema is None:
+        raise InvalidRequest(schema_from)
+    expected = source.expected_items
     if options.verify_first:
-        verify_backup(store, backup)
-    created = prepare_target(dynamodb, target_table, manifest.schema, options.create_table, options.overwrite)
+        report = verify_source(source, schema)
+        if not report.ok:
+            raise CorruptBackup(report.failure())
+        expected = report.item_count
+    created = prepare_target(dynamodb, target_table, schema, options.create_table, options.overwrite)
     logger.info(
         "restore started",
         extra={
-            "source": source,
+            "source": source.location,
+            "kind": str(source.kind),
             "target": target_table,
-            "items": manifest.item_count,
+            "items": expected,
             "table_created": created,
+            "schema_from": schema_from,
         },
     )
-    with ParallelBatchWriter(
-        dynamodb, target_table, manifest.schema.key_names, threads=options.writers
-    ) as writer:
-        for entry in manifest.files:
-            for line in read_lines(store, backup.folder, entry):
-                try:
-                    item = decode_line(line)
-                except ValueError as exc:
-                    raise CorruptBackup(f"{store.location(backup.folder + entry.key)}: {exc}") from exc
-                writer.put(item)
-    if writer.items_written != manifest.item_count:
+    meter = ReadMeter()
+    checker = KeyChecker(schema)
+    writer = ParallelBatchWriter(dynamodb, target_table, schema.key_names, threads=options.writers)
+    try:
+        with writer:
+            for part in source.parts:
+                for offset, item in enumerate(part.items(meter)):
+                    checker.check(item, f"{part.location}, item {offset + 1}")
+                    writer.put(item)
+    except CorruptBackup as exc:  # only when the backup changed after it was verified (or was not verified)
         raise CorruptBackup(
-            f"wrote {writer.items_written} items but the manifest of {source} lists {manifest.item_count}"
+            f"{exc}; {writer.items_written} items were already written to {target_table!r}: restore a "
+            "whole backup over them with overwrite"
+        ) from exc
+    if expected is not None and writer.items_written != expected:
+        raise CorruptBackup(
+            f"wrote {writer.items_written} items but {source.location} holds {expected}: "
+            "the backup changed while it was being restored"
         )
     result = RestoreResult(
-        source=source,
+        source=source.location,
+        kind=str(source.kind),
         target_table=target_table,
         table_created=created,
         items_restored=writer.items_written,
-        files=len(manifest.files),
-        compressed_bytes=manifest.compressed_bytes,
+        files=len(source.parts),
+        compressed_bytes=meter.object_bytes,
+        schema_from=schema_from,
         duration_seconds=round(time.monotonic() - started, 3),
     )
     logger.info("restore complete", extra={"target": target_table, "items": result.items_restored})

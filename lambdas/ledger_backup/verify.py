@@ -1,45 +1,179 @@
 """Read a backup through and prove it whole, writing nothing.
 
 Restore runs this before its first write, so a corrupt or truncated backup is refused
-before any item reaches the target table.
+before any item reaches the target table. Every part is read even after one fails, so a
+report names every damaged file, not only the first.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ledger_backup.catalog import Backup
-from ledger_backup.codec import decode_line
-from ledger_backup.data_files import read_lines
-from ledger_backup.errors import CorruptBackup
-from ledger_backup.stores import BackupStore
+from ledger_backup.codec import Item
+from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.schema import TableSchema
+from ledger_backup.sources.base import ReadMeter, Source
+from ledger_backup.sources.digest import ContentDigest
+from ledger_backup.sources.table import table_items
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 @dataclass(frozen=True)
 class VerifyReport:
-    files: int
+    source: str
+    kind: str
+    parts: int
     item_count: int
-    compressed_bytes: int
-    uncompressed_bytes: int
+    expected_items: int | None
+    object_bytes: int  # bytes of the objects read (compressed where they are)
+    json_bytes: int  # bytes of JSON they hold
+    integrity: str  # what the format allowed to check
+    keys_checked: str | None  # the key schema every item was checked against, if one was known
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def failure(self) -> str:
+        """The problems as one message, first problem first."""
+        more = len(self.problems) - 1
+        suffix = (
+            f" (and {more} more problem{'s' if more > 1 else ''}: run verify to list them)" if more else ""
+        )
+        return f"{self.source} failed its check: {self.problems[0]}{suffix}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "parts": self.parts,
+            "item_count": self.item_count,
+            "expected_items": self.expected_items,
+            "object_bytes": self.object_bytes,
+            "json_bytes": self.json_bytes,
+            "integrity": self.integrity,
+            "keys_checked": self.keys_checked,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+        }
 
 
-def verify_backup(store: BackupStore, backup: Backup) -> VerifyReport:
-    """Check every file's SHA-256, line count and JSON; raise CorruptBackup naming the first problem."""
-    key_names = backup.manifest.schema.key_names
-    for entry in backup.manifest.files:
-        where = store.location(backup.folder + entry.key)
-        for number, line in enumerate(read_lines(store, backup.folder, entry), start=1):
-            try:
-                item = decode_line(line)
-            except ValueError as exc:
-                raise CorruptBackup(f"{where}, line {number}: {exc}") from exc
-            missing = [name for name in key_names if name not in item]
-            if missing:
+class KeyChecker:
+    """Refuses items that lack a key attribute of the schema, or hold it with another type."""
+
+    def __init__(self, schema: TableSchema) -> None:
+        self.signature = [(name, attr_type) for name, _, attr_type in schema.key_signature()]
+
+    def check(self, item: Item, where: str) -> None:
+        for name, attr_type in self.signature:
+            value = item.get(name)
+            if value is None:
+                raise CorruptBackup(f"{where}: the item lacks key attribute {name}")
+            if attr_type not in value:
+                found = next(iter(value), "?")
                 raise CorruptBackup(
-                    f"{where}, line {number}: item lacks key attribute(s) {', '.join(missing)}"
+                    f"{where}: key attribute {name} is of type {found}, the key schema says {attr_type}"
                 )
-    manifest = backup.manifest
+
+
+def verify_source(
+    source: Source,
+    schema: TableSchema | None = None,
+    *,
+    on_item: Callable[[Item], None] | None = None,
+) -> VerifyReport:
+    """Read every part through: checksums, counts, JSON, and each item's keys when `schema` is given.
+
+    `on_item` sees every item read (e.g. to digest them in the same pass). Problems are
+    collected, one per damaged part, rather than raised.
+    """
+    checker = KeyChecker(schema) if schema is not None else None
+    meter = ReadMeter()
+    problems: list[str] = []
+    items = 0
+    for part in source.parts:
+        try:
+            for offset, item in enumerate(part.items(meter)):
+                if checker is not None:
+                    checker.check(item, f"{part.location}, item {offset + 1}")
+                if on_item is not None:
+                    on_item(item)
+                items += 1
+        except (CorruptBackup, BackupNotFound) as exc:
+            problems.append(str(exc))
+    if not problems and source.expected_items is not None and items != source.expected_items:
+        problems.append(f"holds {items} items but its manifest lists {source.expected_items}")
     return VerifyReport(
-        files=len(manifest.files),
-        item_count=manifest.item_count,
-        compressed_bytes=manifest.compressed_bytes,
-        uncompressed_bytes=manifest.uncompressed_bytes,
+        source=source.location,
+        kind=str(source.kind),
+        parts=len(source.parts),
+        item_count=items,
+        expected_items=source.expected_items,
+        object_bytes=meter.object_bytes,
+        json_bytes=meter.json_bytes,
+        integrity=source.integrity,
+        keys_checked=schema.describe_keys() if schema is not None else None,
+        problems=tuple(problems),
+        notes=source.notes,
     )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A backup's items against a table's: counts and order-independent content digests."""
+
+    table: str
+    backup_items: int
+    backup_digest: str
+    table_items: int
+    table_digest: str
+
+    @property
+    def match(self) -> bool:
+        return (self.backup_items, self.backup_digest) == (self.table_items, self.table_digest)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "verdict": "match" if self.match else "mismatch",
+            "backup_items": self.backup_items,
+            "backup_digest": self.backup_digest,
+            "table_items": self.table_items,
+            "table_digest": self.table_digest,
+        }
+
+    def failure(self) -> str:
+        return (
+            f"table {self.table!r} does not hold exactly the backup's items: the backup has "
+            f"{self.backup_items} items (digest {self.backup_digest[:16]}...), the table {self.table_items} "
+            f"(digest {self.table_digest[:16]}...)"
+        )
+
+
+def compare_with_table(
+    dynamodb: "DynamoDBClient", source: Source, table_name: str, schema: TableSchema | None
+) -> tuple[VerifyReport, Comparison | None]:
+    """Verify the source and, when it is whole, check that `table_name` holds exactly its items.
+
+    The backup is digested during its verifying read, the table by a consistent Scan; no
+    item is kept in memory. No comparison is made for a backup that failed its check.
+    """
+    backup_digest = ContentDigest()
+    report = verify_source(source, schema, on_item=backup_digest.add)
+    if not report.ok:
+        return report, None
+    table_digest = ContentDigest()
+    for item in table_items(dynamodb, table_name):
+        table_digest.add(item)
+    comparison = Comparison(
+        table=table_name,
+        backup_items=backup_digest.items,
+        backup_digest=backup_digest.hexdigest,
+        table_items=table_digest.items,
+        table_digest=table_digest.hexdigest,
+    )
+    return report, comparison

@@ -5,11 +5,11 @@ names each offending field.
 """
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from ledger_backup.errors import InvalidRequest
 
@@ -41,16 +41,46 @@ class ContinueBackupEvent(BaseModel):
     continuation: BackupContinuation
 
 
-class RestoreRequest(BaseModel):
-    """`{"s3_key": ..., "target_table": ...}` plus options."""
+class KeyAttribute(BaseModel):
+    """One entry of `key_schema`, as CreateTable's KeySchema plus the attribute's type."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    s3_key: str = Field(min_length=1, max_length=1024, description="manifest key or backup folder")
+    AttributeName: str = Field(min_length=1, max_length=255)  # DynamoDB's own field names
+    KeyType: Literal["HASH", "RANGE"]
+    AttributeType: Literal["S", "N", "B"]
+
+
+class RestoreRequest(BaseModel):
+    """`{"s3_key": ..., "target_table": ...}` plus options.
+
+    `s3_key` names any backup the function reads (a ledger-backup folder or manifest, a scan
+    document, an export's manifest-summary.json) or is "latest". `key_schema` is for sources
+    that record none; `dry_run` verifies without writing.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    s3_key: str = Field(
+        min_length=1, max_length=1024, description='backup key (any kind the function reads) or "latest"'
+    )
     target_table: str = Field(pattern=TABLE_NAME_PATTERN)
     bucket: str | None = Field(default=None, pattern=BUCKET_NAME_PATTERN)
     create_table: StrictBool = True
     overwrite: StrictBool = False
+    dry_run: StrictBool = False
+    key_schema: list[KeyAttribute] | None = Field(default=None, min_length=1, max_length=2)
+
+    @field_validator("key_schema")
+    @classmethod
+    def _one_hash_key(cls, value: list[KeyAttribute] | None) -> list[KeyAttribute] | None:
+        if value is not None:
+            types = sorted(k.KeyType for k in value)
+            if types not in (["HASH"], ["HASH", "RANGE"]):
+                raise ValueError("needs exactly one HASH key and at most one RANGE key")
+            if len({k.AttributeName for k in value}) != len(value):
+                raise ValueError("names the same attribute twice")
+        return value
 
 
 def parse_event(event: Any, model: type[Model]) -> Model:

@@ -44,7 +44,12 @@ def test_idle_time_refills_at_most_one_second_of_burst() -> None:
 def test_threads_share_one_budget() -> None:
     clock = FakeClock()
     limiter = RateLimiter(200, clock=clock.time, sleep=clock.sleep)
-    threads = [threading.Thread(target=lambda: [limiter.acquire(25) for _ in range(20)]) for _ in range(4)]
+
+    def worker() -> None:
+        for _ in range(20):
+            limiter.acquire(25)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,0 +1,79 @@
+"""An order-independent digest of a set of items, to prove a table holds exactly a backup's items.
+
+Each item is hashed (SHA-256) in a canonical encoding, and the hashes are added modulo 2**256,
+so the digest does not depend on the order in which a backup or a Scan returns the items.
+Canonical means: attribute names sorted at every depth; set members (SS, NS, BS) sorted, as
+sets have no order; numbers in one spelling per value (DynamoDB answers "1.5" for a stored
+"1.50", so the spelling is not part of the value).
+"""
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any
+
+from ledger_backup.codec import Item
+
+_MODULUS = 2**256
+_NUMBERS = Context(prec=60)  # DynamoDB keeps 38 significant digits: normalising never rounds
+
+
+def canonical_number(text: str) -> str:
+    """One spelling per numeric value: "1.50", "1.5" and "15E-1" all give "1.5"."""
+    try:
+        value = _NUMBERS.normalize(Decimal(text))
+    except InvalidOperation:
+        return text  # not a number DynamoDB would accept; compare it as written
+    if value.is_zero():
+        return "0"
+    return format(value, "f") if -40 < value.adjusted() < 40 else str(value)
+
+
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+_CANONICAL: dict[str, Callable[[Any], Any]] = {
+    "N": canonical_number,
+    "B": _base64,
+    "SS": sorted,
+    "NS": lambda numbers: sorted(canonical_number(n) for n in numbers),
+    "BS": lambda blobs: [_base64(b) for b in sorted(blobs)],
+    "M": lambda members: {name: _canonical(member) for name, member in members.items()},
+    "L": lambda members: [_canonical(member) for member in members],
+}
+
+
+def _canonical(value: dict[str, Any]) -> dict[str, Any]:
+    kind, inner = next(iter(value.items()))
+    canonical = _CANONICAL.get(kind)
+    return {kind: canonical(inner)} if canonical is not None else value  # S, BOOL, NULL: as they are
+
+
+def canonical_bytes(item: Item) -> bytes:
+    """The item's canonical encoding (JSON with sorted keys), the input of its hash."""
+    document = {name: _canonical(value) for name, value in item.items()}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def item_hash(item: Item) -> int:
+    return int.from_bytes(hashlib.sha256(canonical_bytes(item)).digest(), "big")
+
+
+@dataclass
+class ContentDigest:
+    """Add items in any order; equal multisets of items give equal (count, digest)."""
+
+    items: int = 0
+    _sum: int = field(default=0, repr=False)
+
+    def add(self, item: Item) -> None:
+        self.items += 1
+        self._sum = (self._sum + item_hash(item)) % _MODULUS
+
+    @property
+    def hexdigest(self) -> str:
+        return f"{self._sum:064x}"

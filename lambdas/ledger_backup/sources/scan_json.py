@@ -1,0 +1,155 @@
+"""The runbook's backups: `aws dynamodb scan --output json > file`, plain or gzipped, of any size.
+
+The document is `{"Items": [...], "Count": N, "ScannedCount": N, "ConsumedCapacity": null}`
+(the AWS CLI prints Count after the items), so it is streamed with ijson and never loaded
+whole. Opening reads it through once without building items (cheap in ijson's C backend) to
+check its shape and learn Count before anything else happens; each read of the part then
+builds the items and checks their number against Count.
+
+The format has no checksums: a changed byte inside a string goes unnoticed unless it breaks
+the JSON (or, for a gzipped file, gzip's CRC-32 catches it).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import ijson
+
+from ledger_backup.codec import Item, item_from_document
+from ledger_backup.errors import CorruptBackup, IncompleteBackup
+from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind
+from ledger_backup.sources.streams import ContentStream, ObjectReader, reading
+from ledger_backup.stores import BackupStore
+
+ITEMS_PREFIX = "Items.item"
+_SUMMARY_PREFIXES = frozenset({"", "Items", "Count", "ScannedCount", "NextToken", "LastEvaluatedKey"})
+_PARSE_BUFFER = 256 * 1024
+INTEGRITY = "JSON structure and the document's Count (the scan format has no checksums)"
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """The document's top level, without its items."""
+
+    keys: tuple[str, ...]
+    count: int | None
+    scanned_count: int | None
+    truncated_by: str | None  # NextToken or LastEvaluatedKey: the scan stopped before the end
+
+
+def read_summary(store: BackupStore, key: str) -> ScanSummary:
+    """Read the document through once, keeping only its top-level events; check its shape."""
+    location = store.location(key)
+    reader = ObjectReader(store.open_read(key))
+    events: list[tuple[str, str, Any]] = []
+    try:
+        with reading(location):
+            stream = ContentStream(reader)
+            events = [e for e in ijson.parse(stream, buf_size=_PARSE_BUFFER) if e[0] in _SUMMARY_PREFIXES]
+    finally:
+        reader.close()
+    if not events or events[0][1] != "start_map":
+        found = events[0][1].removeprefix("start_") if events else "nothing"
+        raise NotABackup(
+            f"{location} is JSON but not a scan document: its top level is {found}, not an object"
+        )
+    keys = tuple(value for prefix, event, value in events if prefix == "" and event == "map_key")
+    if "Items" not in keys:
+        raise NotABackup(
+            f'{location} is a JSON object without "Items" (keys: {", ".join(keys[:8]) or "none"}): '
+            "not an `aws dynamodb scan --output json` document"
+        )
+    if ("Items", "start_array", None) not in events:
+        raise NotABackup(f'{location}: "Items" is not an array, so this is not a scan document')
+    values = {
+        prefix: value for prefix, event, value in events if prefix and event not in ("start_map", "end_map")
+    }
+    truncated = next((name for name in ("NextToken", "LastEvaluatedKey") if name in keys), None)
+    return ScanSummary(
+        keys=keys,
+        count=_count(values.get("Count"), "Count", location),
+        scanned_count=_count(values.get("ScannedCount"), "ScannedCount", location),
+        truncated_by=truncated,
+    )
+
+
+def _count(value: Any, name: str, location: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CorruptBackup(f"{location}: {name} is {value!r}, not a count")
+    return value
+
+
+def open_scan_json(store: BackupStore, key: str) -> Source:
+    """Open a scan document; refuse one that is not whole (a NextToken means the CLI stopped early)."""
+    location = store.location(key)
+    summary = read_summary(store, key)
+    if summary.truncated_by:
+        raise IncompleteBackup(
+            f"{location} holds only part of a table: it ends with {summary.truncated_by}, so the scan "
+            "stopped early (--max-items or a single page); scan again without --max-items"
+        )
+    notes: list[str] = []
+    if summary.count is None:
+        notes.append("the document has no Count, so the number of items cannot be checked")
+    if (
+        summary.scanned_count is not None
+        and summary.count is not None
+        and summary.scanned_count != summary.count
+    ):
+        notes.append(
+            f"a filtered scan: it holds {summary.count} of the {summary.scanned_count} items scanned, "
+            "not the whole table"
+        )
+    part = ScanJsonPart(store, key, summary.count)
+    return Source(
+        kind=SourceKind.SCAN_JSON,
+        location=location,
+        parts=(part,),
+        schema=None,
+        expected_items=summary.count,
+        integrity=INTEGRITY,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class ScanJsonPart:
+    """The whole document is one part; its items come in the document's order."""
+
+    store: BackupStore
+    key: str
+    count: int | None
+
+    @property
+    def location(self) -> str:
+        return self.store.location(self.key)
+
+    @property
+    def expected_items(self) -> int | None:
+        return self.count
+
+    def items(self, meter: ReadMeter | None = None) -> Iterator[Item]:
+        location = self.location
+        reader = ObjectReader(self.store.open_read(self.key))
+        seen = 0
+        try:
+            with reading(location):
+                stream = ContentStream(reader)
+                for document in ijson.items(stream, ITEMS_PREFIX, buf_size=_PARSE_BUFFER):
+                    seen += 1
+                    try:
+                        item = item_from_document(document)
+                    except ValueError as exc:
+                        raise CorruptBackup(f"{location}, item {seen}: {exc}") from exc
+                    yield item
+                reader.drain()
+        finally:
+            reader.close()
+        if meter is not None:
+            meter.object_bytes += reader.size
+            meter.json_bytes += stream.size
+        if self.count is not None and seen != self.count:
+            raise CorruptBackup(f"{location}: holds {seen} items but its Count says {self.count}")

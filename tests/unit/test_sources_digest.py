@@ -1,0 +1,66 @@
+"""The content digest: equal for the same items in any order, different for any changed value."""
+
+import copy
+import random
+from typing import Any
+
+import pytest
+
+from devtools.edge_items import edge_items
+from devtools.ledger_items import ledger_items
+from ledger_backup.sources.digest import ContentDigest, canonical_number
+
+ITEMS = edge_items() + list(ledger_items(20))
+
+
+def digest(items: list[dict[str, Any]]) -> tuple[int, str]:
+    accumulator = ContentDigest()
+    for item in items:
+        accumulator.add(item)
+    return accumulator.items, accumulator.hexdigest
+
+
+def test_order_of_items_attributes_and_set_members_does_not_matter() -> None:
+    shuffled = copy.deepcopy(ITEMS)
+    random.Random(3).shuffle(shuffled)
+    for item in shuffled:
+        for value in item.values():
+            for kind in ("SS", "NS", "BS"):
+                if kind in value:
+                    value[kind].reverse()
+    reordered = [dict(reversed(list(item.items()))) for item in shuffled]
+    assert digest(reordered) == digest(ITEMS)
+
+
+@pytest.mark.parametrize(("a", "b"), [("1.50", "1.5"), ("100", "1E+2"), ("-0", "0"), ("0.000", "0")])
+def test_numbers_compare_by_value_as_dynamodb_normalises_them(a: str, b: str) -> None:
+    assert canonical_number(a) == canonical_number(b)
+    assert digest([{"n": {"N": a}}]) == digest([{"n": {"N": b}}])
+
+
+def test_38_digit_numbers_are_never_rounded_together() -> None:
+    big = "99999999999999999999999999999999999999"
+    assert canonical_number(big) != canonical_number("99999999999999999999999999999999999998")
+    assert canonical_number(big) == big
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda item: item["s"].update(S="other"),
+        lambda item: item["b"].update(B=b"\x00"),
+        lambda item: item.pop("null"),
+        lambda item: item.update(extra={"BOOL": True}),
+        lambda item: item["n"].update(N="43"),
+    ],
+)
+def test_any_change_changes_the_digest(change: Any) -> None:
+    changed = copy.deepcopy(ITEMS)
+    change(changed[0])  # the all-scalar-types item
+    assert digest(changed)[1] != digest(ITEMS)[1]
+
+
+def test_a_missing_or_duplicated_item_is_seen() -> None:
+    assert digest(ITEMS[1:]) != digest(ITEMS)
+    assert digest([*ITEMS, ITEMS[0]]) != digest(ITEMS)
+    assert digest([])[1] == "0" * 64
