@@ -22,3 +22,20 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+@dataclass
+class ExpiringLambdaContext(FakeLambdaContext):
+    """Plenty of time for the first `calls` looks at the clock, then `final_seconds` left.
+
+    Makes a handler meet "the 15-minute wall" after a few pages, deterministically.
+    """
+
+    calls: int = 3
+    plenty_seconds: int = 900
+    final_seconds: int = 1
+    _seen: int = field(default=0, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        self._seen += 1
+        return (self.plenty_seconds if self._seen <= self.calls else self.final_seconds) * 1000

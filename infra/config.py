@@ -36,6 +36,10 @@ _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
+RESTORES_FOLDER = "restores/"
+"""Where the restore function keeps its progress, under the backup prefix (the Lambda's restore_progress
+layout). Backups live under ``<prefix><table>/``, so a table of this name would mix the two."""
+
 # The longest window a CloudWatch alarm with a one-hour period may evaluate (7 days).
 MAX_STALE_AFTER_HOURS = 168
 
@@ -70,7 +74,7 @@ class EnvironmentConfig:
     scan_segments: int = 4
     restore_writers: int = 4
     continuation_margin_seconds: int = 60
-    """The backup stops taking work this long before its timeout and continues in a new invocation."""
+    """Backup and restore stop taking work this long before their timeout and continue in a new invocation."""
     max_items_per_second: int | None = None
     """Rate limit of backup reads and restore writes (items/s); None = as fast as DynamoDB allows."""
     log_retention_days: int = 90
@@ -119,6 +123,12 @@ def _validate(cfg: EnvironmentConfig) -> None:
         isinstance(cfg.name, str) and bool(_ENV_NAME.match(cfg.name)), cfg.name, "name", "lowercase, <= 20"
     )
     _matches(cfg, "table_name", _TABLE_NAME, "must be a DynamoDB table name")
+    _require(
+        cfg.table_name != RESTORES_FOLDER.rstrip("/"),
+        cfg.name,
+        "table_name",
+        f"{cfg.table_name!r} is reserved: restore progress is kept under <backup_prefix>{RESTORES_FOLDER}",
+    )
     _matches(cfg, "stack_name", _STACK_NAME, "must be a CloudFormation stack name")
     for key in ("existing_table", "retain_data"):
         _require(isinstance(getattr(cfg, key), bool), cfg.name, key, "must be true or false")

@@ -80,7 +80,10 @@ class BackupAlarms(Construct):
             self,
             "DeadLetters",
             alarm_name=f"{prefix}-dead-letters",
-            alarm_description="An async invocation (scheduled backup, async restore) exhausted its retries.",
+            alarm_description=(
+                "An async invocation (scheduled backup, backup or restore continuation, async restore) "
+                "exhausted its retries."
+            ),
             metric=failure_queue.metric_approximate_number_of_messages_visible(
                 statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)
             ),

@@ -9,6 +9,8 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
+from infra.config import RESTORES_FOLDER
+
 BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
 # Data files by multipart upload; checkpoints written (conditional PUT), read back and checked for (HEAD)
 # when a backup continues in a new invocation; checkpoints and unlisted files deleted when it completes.
@@ -21,7 +23,12 @@ RESTORE_TABLE_ACTIONS = (
     "dynamodb:Scan",
     "dynamodb:UpdateTimeToLive",
 )
+# Backups (and the restore's own progress) are read with GET; HEAD (does result.json exist?) needs GetObject.
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
+# A restore that outlasts one invocation keeps its progress under <prefix>restores/ (RESTORES_FOLDER):
+# immutable checkpoints and result.json are written with a conditional PUT (IfNoneMatch), and the
+# checkpoints are deleted (DeleteObjects needs s3:DeleteObject) once the result is recorded.
+RESTORE_PROGRESS_ACTIONS = ("s3:DeleteObject", "s3:PutObject")
 
 
 def list_prefix_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
@@ -78,20 +85,37 @@ def backup_statements(
     ]
 
 
+def restore_progress_objects(prefix: str) -> str:
+    """``<prefix>restores/*``: the only keys the restore writes or deletes, never a backup object."""
+    return f"{prefix}{RESTORES_FOLDER}*"
+
+
 def restore_statements(
-    stack: Stack, table_name: str, bucket: s3.IBucket, prefix: str
+    stack: Stack, table_name: str, bucket: s3.IBucket, prefix: str, own_function_arn: str
 ) -> list[iam.PolicyStatement]:
-    """Read backup objects under the prefix; create/fill only the ledger table or ``<ledger>*`` tables."""
+    """Read backups, keep progress under ``<prefix>restores/``, fill only ``<ledger>*`` tables, continue.
+
+    Write and delete stop at the restores folder, so the restore role cannot alter or remove a backup.
+    """
     return [
         iam.PolicyStatement(
             sid="ReadBackupObjects",
             actions=list(RESTORE_OBJECT_ACTIONS),
             resources=[bucket.arn_for_objects(f"{prefix}*")],
         ),
+        iam.PolicyStatement(
+            sid="RestoreProgressObjects",
+            actions=list(RESTORE_PROGRESS_ACTIONS),
+            resources=[bucket.arn_for_objects(restore_progress_objects(prefix))],
+        ),
         list_prefix_statement(bucket, prefix),
         iam.PolicyStatement(
             sid="RestoreIntoLedgerTables",
             actions=list(RESTORE_TABLE_ACTIONS),
             resources=[restore_table_arn_pattern(stack, table_name)],
+        ),
+        # A restore that will not finish before the timeout hands the rest to a new async invocation.
+        iam.PolicyStatement(
+            sid="ContinueRestore", actions=["lambda:InvokeFunction"], resources=[own_function_arn]
         ),
     ]

@@ -19,6 +19,7 @@ from infra.nag import acknowledge, iam5_resource_finding
 from infra.permissions import (
     backup_statements,
     function_arn,
+    restore_progress_objects,
     restore_statements,
     restore_table_arn_pattern,
 )
@@ -26,6 +27,10 @@ from infra.storage import BackupBucket, ledger_table, removal_policy
 
 BACKUP_HANDLER = "backup_handler.handler"
 RESTORE_HANDLER = "restore_handler.handler"
+# Async invocations (the schedule's, every self-continuation) are retried twice, then dead-lettered. A retried
+# continuation starts again from the immutable checkpoint named in its event: it re-puts the same items and
+# cannot count one twice, and one whose twin already finished returns the recorded result.
+ASYNC_RETRY_ATTEMPTS = 2
 RESTORE_PAYLOAD_EXAMPLE = '{"s3_key":"<prefix><table>/<ts>/manifest.json","target_table":"<table>-restored"}'
 
 
@@ -81,6 +86,8 @@ class LedgerBackupStack(Stack):
             "POWERTOOLS_SERVICE_NAME": config.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": config.log_level,
+            # Both functions stop taking work this long before their timeout and continue in a new invocation.
+            "CONTINUATION_MARGIN_SECONDS": str(config.continuation_margin_seconds),
         }
         common: dict[str, Any] = {
             "code": code,
@@ -89,6 +96,7 @@ class LedgerBackupStack(Stack):
             "log_retention": retention_days(config.log_retention_days),
             "log_removal_policy": data_policy,
             "failure_queue": self.failure_queue,
+            "async_retry_attempts": ASYNC_RETRY_ATTEMPTS,
         }
         if config.max_items_per_second is not None:
             common_env["MAX_ITEMS_PER_SECOND"] = str(config.max_items_per_second)
@@ -99,28 +107,23 @@ class LedgerBackupStack(Stack):
             function_name=backup_name,
             description=f"Daily backup of DynamoDB table {config.table_name} to S3",
             handler=BACKUP_HANDLER,
-            environment={
-                **common_env,
-                "SCAN_SEGMENTS": str(config.scan_segments),
-                "CONTINUATION_MARGIN_SECONDS": str(config.continuation_margin_seconds),
-            },
+            environment={**common_env, "SCAN_SEGMENTS": str(config.scan_segments)},
             statements=backup_statements(
                 self.table.table_arn, self.bucket, config.backup_prefix, function_arn(self, backup_name)
             ),
-            # Scheduled runs and self-continuations are async: retried twice, then dead-lettered.
-            async_retry_attempts=2,
             **common,
         )
+        restore_name = f"{config.function_name_prefix}-restore"
         self.restore = LedgerFunction(
             self,
             "Restore",
-            function_name=f"{config.function_name_prefix}-restore",
+            function_name=restore_name,
             description=f"On-demand restore of a backup into {config.table_name} or {config.table_name}*",
             handler=RESTORE_HANDLER,
             environment={**common_env, "RESTORE_WRITERS": str(config.restore_writers)},
-            statements=restore_statements(self, config.table_name, self.bucket, config.backup_prefix),
-            # A retried restore would meet its own half-written target; fail once and dead-letter it.
-            async_retry_attempts=0,
+            statements=restore_statements(
+                self, config.table_name, self.bucket, config.backup_prefix, function_arn(self, restore_name)
+            ),
             **common,
         )
         self._acknowledge_scoped_wildcards()
@@ -158,6 +161,13 @@ class LedgerBackupStack(Stack):
         )
         acknowledge(self.backup.role, objects, reason_objects)
         acknowledge(self.restore.role, objects, reason_objects)
+        progress = restore_progress_objects(self.config.backup_prefix)
+        acknowledge(
+            self.restore.role,
+            iam5_resource_finding(self, self.bucket.arn_for_objects(progress)),
+            "Restore progress keys are generated per restore (restores/<restore id>/checkpoint-*.json and "
+            f"result.json); PutObject/DeleteObject are limited to '{progress}', so no backup can be changed.",
+        )
         acknowledge(
             self.restore.role,
             iam5_resource_finding(self, restore_table_arn_pattern(self, self.config.table_name)),

@@ -14,17 +14,32 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from runtime.events import RestoreRequest, parse_event
-from runtime.observability import logger, metrics, tracer
-from runtime.settings import Settings
 
 from ledger_backup.clients import dynamodb_client, s3_client
 from ledger_backup.errors import CorruptBackup, IncompleteBackup, InvalidRequest
-from ledger_backup.restore import RestoreOptions, dry_run, restore_source
+from ledger_backup.restore import (
+    RestoreInProgress,
+    RestoreOptions,
+    RestoreResult,
+    dry_run,
+    resume_restore,
+    start_restore,
+)
+from ledger_backup.restore_progress import RestoreJournal
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources import LATEST, Source, open_latest, open_source
 from ledger_backup.sources.key_schema import key_schema_from_json
 from ledger_backup.stores import S3Store
+from runtime import continuation
+from runtime.events import (
+    ContinuationEvent,
+    RestoreRequest,
+    RestoreStatusEvent,
+    ResumeRestoreEvent,
+    parse_restore_event,
+)
+from runtime.observability import logger, metrics, tracer
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,6 +52,11 @@ def check_allowed(request: RestoreRequest, settings: Settings) -> None:
             f"target_table {request.target_table!r} is not allowed: this function restores only into "
             f"{settings.table_name!r} or tables whose names start with it "
             f"(e.g. {settings.table_name}-restored)"
+        )
+    if request.bucket is not None and request.bucket != settings.bucket:
+        raise InvalidRequest(
+            f"bucket {request.bucket!r} is not allowed: this function restores only from its backup "
+            f"bucket {settings.bucket!r}"
         )
     if request.s3_key == LATEST:
         return
@@ -60,47 +80,90 @@ def _key_schema(request: RestoreRequest) -> TableSchema | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Validate the request, then restore (or only verify); every refusal happens before the first write."""
+    """Validate the request, then restore (or only verify); every refusal happens before the first write.
+
+    A restore that would outlast the function's timeout pauses at a checkpoint, invokes this
+    function again with `{"continuation": ...}` and answers `"status": "continuing"` with its
+    `restore_id`; `{"restore_status": id}` reports its progress or result, `{"resume": id}`
+    carries on one whose invocation died.
+    """
     try:
-        request = parse_event(event, RestoreRequest)
+        request = parse_restore_event(event)
         settings = Settings.from_environ()
-        check_allowed(request, settings)
-        bucket = request.bucket or settings.bucket
-        store = S3Store(s3_client(), bucket)
-        try:
-            source = _open(request, settings, store)
-        except (CorruptBackup, IncompleteBackup) as exc:
-            if request.dry_run:  # a dry run reports a backup that fails its check; it does not fail
-                return _unreadable(store.location(request.s3_key), exc)
-            raise
-        logger.append_keys(source=source.location, kind=str(source.kind), target_table=request.target_table)
-        dynamodb = dynamodb_client(max_connections=settings.restore_writers * 2)
-        if request.dry_run:
-            return _verified(dynamodb, source, request)
-        options = RestoreOptions(
-            create_table=request.create_table,
-            overwrite=request.overwrite,
-            writers=settings.restore_writers,
-            key_schema=_key_schema(request),
-        )
-        result = restore_source(dynamodb, source, request.target_table, options=options)
+        if isinstance(request, RestoreStatusEvent):
+            metrics.add_metric(name="RestoreStatusRead", unit=MetricUnit.Count, value=1)
+            return _journal(settings).status(request.restore_status)
+        outcome = _run(request, settings, context)
+        if isinstance(outcome, dict):
+            return outcome  # a dry run's report
+        if isinstance(outcome, RestoreInProgress):
+            continuation.invoke_self_async(
+                context, {"continuation": {"checkpoint_key": outcome.checkpoint_key}}
+            )
     except Exception:
         metrics.add_metric(name="RestoreFailed", unit=MetricUnit.Count, value=1)
         logger.exception("restore failed: nothing was written unless the message says so")
         raise
+    if isinstance(outcome, RestoreInProgress):
+        metrics.add_metric(name="RestoreContinued", unit=MetricUnit.Count, value=1)
+        return {
+            "status": "continuing",
+            "restore_id": outcome.restore_id,
+            "target_table": outcome.target_table,
+            "items_restored": outcome.items_restored,
+            "expected_items": outcome.expected_items,
+            "invocations": outcome.invocations,
+            "progress": outcome.progress_location,
+        }
     metrics.add_metric(name="RestoreSucceeded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ItemsRestored", unit=MetricUnit.Count, value=result.items_restored)
-    return {
-        "status": "complete",
-        "source": result.source,
-        "kind": result.kind,
-        "target_table": result.target_table,
-        "table_created": result.table_created,
-        "items_restored": result.items_restored,
-        "files": result.files,
-        "schema_from": result.schema_from,
-        "duration_seconds": result.duration_seconds,
-    }
+    metrics.add_metric(name="ItemsRestored", unit=MetricUnit.Count, value=outcome.items_restored)
+    return outcome.to_json()
+
+
+def _journal(settings: Settings) -> RestoreJournal:
+    """Restore progress lives in the function's own bucket, under its backup prefix."""
+    return RestoreJournal(S3Store(s3_client(), settings.bucket), settings.prefix)
+
+
+def _run(
+    request: RestoreRequest | ContinuationEvent | ResumeRestoreEvent,
+    settings: Settings,
+    context: LambdaContext,
+) -> RestoreResult | RestoreInProgress | dict[str, Any]:
+    dynamodb = dynamodb_client(max_connections=settings.restore_writers * 2)
+    journal = _journal(settings)
+    should_pause = continuation.pause_condition(context, settings.continuation_margin_seconds)
+    if not isinstance(request, RestoreRequest):
+        if isinstance(request, ContinuationEvent):
+            checkpoint_key = request.continuation.checkpoint_key
+        else:
+            checkpoint_key = journal.latest_checkpoint(request.resume)
+        options = RestoreOptions(
+            writers=settings.restore_writers, max_items_per_second=settings.max_items_per_second
+        )
+        return resume_restore(dynamodb, journal, checkpoint_key, options=options, should_pause=should_pause)
+
+    check_allowed(request, settings)
+    store = S3Store(s3_client(), request.bucket or settings.bucket)
+    try:
+        source = _open(request, settings, store)
+    except (CorruptBackup, IncompleteBackup) as exc:
+        if request.dry_run:  # a dry run reports a backup that fails its check; it does not fail
+            return _unreadable(store.location(request.s3_key), exc)
+        raise
+    logger.append_keys(source=source.location, kind=str(source.kind), target_table=request.target_table)
+    if request.dry_run:
+        return _verified(dynamodb, source, request)
+    options = RestoreOptions(
+        create_table=request.create_table,
+        overwrite=request.overwrite,
+        writers=settings.restore_writers,
+        key_schema=_key_schema(request),
+        max_items_per_second=request.max_items_per_second or settings.max_items_per_second,
+    )
+    return start_restore(
+        dynamodb, source, request.target_table, options=options, journal=journal, should_pause=should_pause
+    )
 
 
 def _verified(dynamodb: "DynamoDBClient", source: Source, request: RestoreRequest) -> dict[str, Any]:

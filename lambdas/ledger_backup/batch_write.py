@@ -3,6 +3,10 @@
 botocore's retry mode already retries throttled and failed *calls*; what it cannot see is a
 successful call that returns UnprocessedItems, so those are resent here with exponential
 backoff and full jitter. Memory stays bounded: at most two batches per thread are in flight.
+
+Items are the low-level client's (B/BS as bytes, as codec.decode_line returns them), so each
+request is encoded by the json module rather than botocore's serializer: see
+clients.json_encoded_requests, measured to roughly halve the client CPU per item.
 """
 
 import random
@@ -13,8 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ledger_backup.clients import json_encoded_requests
 from ledger_backup.codec import Item
 from ledger_backup.errors import CorruptBackup, LedgerBackupError
+from ledger_backup.rate_limit import RateLimiter, Unlimited
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +46,7 @@ class ParallelBatchWriter:
         base_delay: float = 0.05,
         max_delay: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | Unlimited | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
@@ -50,8 +57,10 @@ class ParallelBatchWriter:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
+        self._limiter = limiter or Unlimited()
+        self._slots = threads * 2
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="batch-write")
-        self._in_flight = threading.BoundedSemaphore(threads * 2)
+        self._in_flight = threading.BoundedSemaphore(self._slots)
         self._lock = threading.Lock()
         self._batch: list[dict[str, Any]] = []
         self._batch_keys: set[tuple[Any, ...]] = set()
@@ -84,6 +93,16 @@ class ParallelBatchWriter:
         if len(self._batch) == BATCH_SIZE:
             self._send()
 
+    def flush(self) -> None:
+        """Send the partial batch and wait until every item put so far is written (or failed)."""
+        if self._batch:
+            self._send()
+        for _ in range(self._slots):
+            self._in_flight.acquire()
+        for _ in range(self._slots):
+            self._in_flight.release()
+        self._raise_if_failed()
+
     def close(self) -> None:
         """Send what is left, wait for every batch, and raise the first failure, if any."""
         if self._batch:
@@ -98,6 +117,7 @@ class ParallelBatchWriter:
     def _send(self) -> None:
         self._raise_if_failed()
         batch, self._batch, self._batch_keys = self._batch, [], set()
+        self._limiter.acquire(len(batch))
         self._in_flight.acquire()
         future = self._pool.submit(self._write_batch, batch)
         future.add_done_callback(self._batch_done)
@@ -117,7 +137,8 @@ class ParallelBatchWriter:
         total = len(requests)
         attempt = 0
         while True:
-            response = self.dynamodb.batch_write_item(RequestItems={self.table_name: requests})  # type: ignore[dict-item]
+            with json_encoded_requests():
+                response = self.dynamodb.batch_write_item(RequestItems={self.table_name: requests})  # type: ignore[dict-item]
             requests = response.get("UnprocessedItems", {}).get(self.table_name, [])  # type: ignore[assignment]
             if not requests:
                 return total

@@ -18,7 +18,16 @@ from ledger_backup.catalog import list_backups
 from ledger_backup.clients import dynamodb_client
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
 from ledger_backup.locations import backup_source, file_destination, parse_location
-from ledger_backup.restore import RestoreOptions, resolve_schema, restore_source
+from ledger_backup.restore import (
+    RestoreInProgress,
+    RestoreOptions,
+    RestoreResult,
+    resolve_schema,
+    restore_source,
+    resume_restore,
+    start_restore,
+)
+from ledger_backup.restore_progress import RestoreJournal
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources import Source, open_latest, open_source
 from ledger_backup.sources.key_schema import key_from_text, key_schema_from_json
@@ -73,7 +82,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
         _print({"status": "complete", "format": SCAN_JSON_FORMAT, **asdict(written)})
         return
     store, prefix = _store_prefix(args.to)
-    options = BackupOptions(total_segments=args.segments)
+    options = BackupOptions(total_segments=args.segments, max_items_per_second=args.max_items_per_second)
     result = run_backup(dynamodb, store, args.table, prefix=prefix, options=options)
     _print({"status": "complete", **asdict(result)})
 
@@ -84,9 +93,45 @@ def cmd_restore(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         writers=args.writers,
         key_schema=_key_schema(args),
+        max_items_per_second=args.max_items_per_second,
+        checkpoint_seconds=args.checkpoint_every,
     )
-    result = restore_source(dynamodb_client(args.writers * 2), _open(args), args.table, options=options)
+    dynamodb = dynamodb_client(args.writers * 2)
+    if args.journal is None:
+        result = restore_source(dynamodb, _open(args), args.table, options=options)
+    else:
+        journal = _journal(args.journal)
+        result = _finished(start_restore(dynamodb, _open(args), args.table, options=options, journal=journal))
     _print({"status": "complete", **asdict(result)})
+
+
+def _journal(location: str) -> RestoreJournal:
+    store, prefix = _store_prefix(location)
+    return RestoreJournal(store, prefix)
+
+
+def cmd_resume(args: argparse.Namespace) -> None:
+    journal = _journal(args.location)
+    options = RestoreOptions(
+        writers=args.writers,
+        max_items_per_second=args.max_items_per_second,
+        checkpoint_seconds=args.checkpoint_every,
+    )
+    checkpoint = journal.latest_checkpoint(args.restore_id)
+    result = _finished(
+        resume_restore(dynamodb_client(args.writers * 2), journal, checkpoint, options=options)
+    )
+    _print({"status": "complete", **asdict(result)})
+
+
+def _finished(outcome: RestoreResult | RestoreInProgress) -> RestoreResult:
+    if isinstance(outcome, RestoreInProgress):  # pragma: no cover - the CLI never asks to pause
+        raise TypeError("a restore without a pause condition paused")
+    return outcome
+
+
+def cmd_restore_status(args: argparse.Namespace) -> None:
+    _print(_journal(args.location).status(args.restore_id))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -137,6 +182,25 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_rate_argument(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--max-items-per-second",
+        type=_positive,
+        metavar="N",
+        help=f"{what} at most N items per second, leaving capacity to the table's other users",
+    )
+
+
+def _add_checkpoint_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with a journal: checkpoint at least this often (default 60)",
+    )
+
+
 def _add_source_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "source",
@@ -171,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ledger-backup (default: checksummed folder) or scan-json (the runbook's single JSON file)",
     )
     backup.add_argument("--segments", type=_positive, default=4, help="parallel scan segments (default 4)")
+    _add_rate_argument(backup, "read")
     backup.set_defaults(run=cmd_backup)
 
     restore = commands.add_parser("restore", help="restore a backup of any kind into a table")
@@ -179,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--no-create-table", action="store_true", help="fail if the target does not exist")
     restore.add_argument("--overwrite", action="store_true", help="allow a target that already holds items")
     restore.add_argument("--writers", type=_positive, default=4, help="writer threads (default 4)")
+    restore.add_argument(
+        "--journal",
+        metavar="LOCATION",
+        help="checkpoint progress under LOCATION's restores/ (s3://bucket[/prefix] or a folder), "
+        "so `resume` can finish the restore if this process dies",
+    )
+    _add_checkpoint_argument(restore)
+    _add_rate_argument(restore, "write")
     restore.set_defaults(run=cmd_restore)
 
     verify = commands.add_parser(
@@ -189,6 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--against", metavar="TABLE", help="also check that TABLE holds exactly the backup's items"
     )
     verify.set_defaults(run=cmd_verify)
+
+    resume = commands.add_parser("resume", help="finish a journaled restore from its last checkpoint")
+    resume.add_argument("restore_id")
+    resume.add_argument("--in", dest="location", required=True, help="the restore's --journal location")
+    resume.add_argument("--writers", type=_positive, default=4, help="writer threads (default 4)")
+    _add_checkpoint_argument(resume)
+    _add_rate_argument(resume, "write")
+    resume.set_defaults(run=cmd_resume)
+
+    status = commands.add_parser("restore-status", help="a journaled restore's progress or result")
+    status.add_argument("restore_id")
+    status.add_argument("--in", dest="location", required=True, help="the restore's journal location")
+    status.set_defaults(run=cmd_restore_status)
 
     listing = commands.add_parser("list", help="the complete backups of a table, newest first")
     listing.add_argument("table")

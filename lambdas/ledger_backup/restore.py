@@ -12,11 +12,16 @@ gives, in that order of preference when both are there: the caller's must then m
 
 import logging
 import time
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from ledger_backup.batch_write import ParallelBatchWriter
-from ledger_backup.errors import CorruptBackup, InvalidRequest, SchemaMismatch
+from ledger_backup.batch_write import BATCH_SIZE, ParallelBatchWriter
+from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
+from ledger_backup.rate_limit import limiter_for
+from ledger_backup.restore_progress import RestoreJournal, RestoreProgress, new_restore_id
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources import Source, open_source
 from ledger_backup.sources.base import ReadMeter
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class RestoreOptions:
     create_table: bool = True
@@ -39,6 +48,8 @@ class RestoreOptions:
     writers: int = 4
     verify_first: bool = True  # read the whole backup once before writing; off only when it was just verified
     key_schema: TableSchema | None = None  # for sources that record none (scan documents, DynamoDB exports)
+    max_items_per_second: float | None = None  # leave write capacity to the live pipeline; None = unlimited
+    checkpoint_seconds: float = 60.0  # with a journal: how much work a crash may cost at most
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,28 @@ class RestoreResult:
     compressed_bytes: int
     schema_from: str  # "backup", "request" or "target table": where the key schema came from
     duration_seconds: float
+    restore_id: str = ""
+    invocations: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "complete", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "RestoreResult":
+        return cls(**{k: v for k, v in document.items() if k != "status"})
+
+
+@dataclass(frozen=True)
+class RestoreInProgress:
+    """This invocation paused; the next one continues from `checkpoint_key`."""
+
+    restore_id: str
+    checkpoint_key: str
+    progress_location: str  # the restore's folder of checkpoints and, once done, result.json
+    target_table: str
+    items_restored: int
+    expected_items: int | None
+    invocations: int
 
 
 def resolve_schema(
@@ -117,9 +150,29 @@ def restore_source(
     *,
     options: RestoreOptions | None = None,
 ) -> RestoreResult:
-    """Verify `source` (unless told it just was), then write its items into `target_table`."""
+    """Verify `source` (unless told it just was), then write all its items into `target_table`."""
+    outcome = start_restore(dynamodb, source, target_table, options=options)
+    if not isinstance(outcome, RestoreResult):  # pragma: no cover - only should_pause() can pause
+        raise TypeError("a restore without a pause condition paused")
+    return outcome
+
+
+def start_restore(
+    dynamodb: "DynamoDBClient",
+    source: Source,
+    target_table: str,
+    *,
+    options: RestoreOptions | None = None,
+    journal: RestoreJournal | None = None,
+    should_pause: Callable[[], bool] = _never,
+    invocation_id: str | None = None,
+) -> "RestoreResult | RestoreInProgress":
+    """Check everything, prepare the target, then write until done or until `should_pause()`.
+
+    With a journal, progress is checkpointed every `checkpoint_seconds` and at a pause, so a
+    later invocation (`resume_restore`) carries on where this one stopped, even after a crash.
+    """
     options = options or RestoreOptions()
-    started = time.monotonic()
     schema, schema_from = resolve_schema(dynamodb, source, target_table, options.key_schema)
     if schema is None:
         raise InvalidRequest(schema_from)
@@ -130,9 +183,21 @@ def restore_source(
             raise CorruptBackup(report.failure())
         expected = report.item_count
     created = prepare_target(dynamodb, target_table, schema, options.create_table, options.overwrite)
+    progress = RestoreProgress(
+        restore_id=new_restore_id(),
+        source_key=source.key,
+        source_location=source.location,
+        target_table=target_table,
+        schema=schema,
+        schema_from=schema_from,
+        table_created=created,
+        expected_items=expected,
+        started_at=datetime.now(UTC).isoformat(),
+    )
     logger.info(
         "restore started",
         extra={
+            "restore_id": progress.restore_id,
             "source": source.location,
             "kind": str(source.kind),
             "target": target_table,
@@ -141,35 +206,138 @@ def restore_source(
             "schema_from": schema_from,
         },
     )
+    return _write(dynamodb, source, progress, options, journal, should_pause, invocation_id)
+
+
+def resume_restore(
+    dynamodb: "DynamoDBClient",
+    journal: RestoreJournal,
+    checkpoint_key: str,
+    *,
+    options: RestoreOptions | None = None,
+    should_pause: Callable[[], bool] = _never,
+    invocation_id: str | None = None,
+) -> "RestoreResult | RestoreInProgress":
+    """Carry on from a checkpoint; a restore that a replayed twin already finished returns its result."""
+    restore_id = checkpoint_key.removeprefix(journal.folder).partition("/")[0]
+    try:
+        progress = journal.load(checkpoint_key)
+    except BackupNotFound:
+        recorded = journal.result(restore_id)
+        if recorded is None:
+            raise
+        logger.warning(
+            "this restore was already completed by another invocation", extra={"restore_id": restore_id}
+        )
+        return RestoreResult.from_json(recorded)
+    source = open_source(journal.store, progress.source_key)
+    logger.info(
+        "restore resumed",
+        extra={
+            "restore_id": progress.restore_id,
+            "items": progress.items_restored,
+            "target": progress.target_table,
+        },
+    )
+    return _write(
+        dynamodb, source, progress, options or RestoreOptions(), journal, should_pause, invocation_id
+    )
+
+
+def _write(  # noqa: PLR0917 - private; the public functions above name every argument
+    dynamodb: "DynamoDBClient",
+    source: Source,
+    progress: RestoreProgress,
+    options: RestoreOptions,
+    journal: RestoreJournal | None,
+    should_pause: Callable[[], bool],
+    invocation_id: str | None,
+) -> "RestoreResult | RestoreInProgress":
+    """Write the source's items from `progress`'s position on; checkpoint, pause or finish."""
+    started = time.monotonic()
+    invocation_id = invocation_id or uuid.uuid4().hex[:12]
+    progress = replace(progress, invocations=progress.invocations + 1)
+    target_table = progress.target_table
     meter = ReadMeter()
-    checker = KeyChecker(schema)
-    writer = ParallelBatchWriter(dynamodb, target_table, schema.key_names, threads=options.writers)
+    checker = KeyChecker(progress.schema)
+    writer = ParallelBatchWriter(
+        dynamodb,
+        target_table,
+        progress.schema.key_names,
+        threads=options.writers,
+        limiter=limiter_for(options.max_items_per_second),
+    )
+    restored = initially_restored = progress.items_restored
+    last_checkpoint = time.monotonic()
     try:
         with writer:
-            for part in source.parts:
+            for part_index in range(progress.part_index, len(source.parts)):
+                part = source.parts[part_index]
+                skip = progress.item_offset if part_index == progress.part_index else 0
                 for offset, item in enumerate(part.items(meter)):
+                    if offset < skip:
+                        continue
                     checker.check(item, f"{part.location}, item {offset + 1}")
                     writer.put(item)
+                    restored += 1
+                    if journal is None or restored % BATCH_SIZE:
+                        continue
+                    pause = should_pause()
+                    if pause or time.monotonic() - last_checkpoint >= options.checkpoint_seconds:
+                        writer.flush()  # every item before this position is now in the table
+                        progress = progress.advanced(part_index, offset + 1, restored)
+                        key = journal.save(progress, invocation_id)
+                        last_checkpoint = time.monotonic()
+                        if pause:
+                            return _paused(progress, key, journal)
     except CorruptBackup as exc:  # only when the backup changed after it was verified (or was not verified)
         raise CorruptBackup(
-            f"{exc}; {writer.items_written} items were already written to {target_table!r}: restore a "
-            "whole backup over them with overwrite"
+            f"{exc}; {restored - initially_restored} items were already written to {target_table!r}: "
+            "restore a whole backup over them with overwrite"
         ) from exc
-    if expected is not None and writer.items_written != expected:
+    if progress.expected_items is not None and restored != progress.expected_items:
         raise CorruptBackup(
-            f"wrote {writer.items_written} items but {source.location} holds {expected}: "
+            f"wrote {restored} items but {source.location} holds {progress.expected_items}: "
             "the backup changed while it was being restored"
         )
     result = RestoreResult(
         source=source.location,
         kind=str(source.kind),
         target_table=target_table,
-        table_created=created,
-        items_restored=writer.items_written,
+        table_created=progress.table_created,
+        items_restored=restored,
         files=len(source.parts),
         compressed_bytes=meter.object_bytes,
-        schema_from=schema_from,
+        schema_from=progress.schema_from,
         duration_seconds=round(time.monotonic() - started, 3),
+        restore_id=progress.restore_id,
+        invocations=progress.invocations,
     )
+    if journal is not None:
+        result = RestoreResult.from_json(journal.finish(progress.restore_id, result.to_json()))
+        try:
+            journal.discard_checkpoints(progress.restore_id)
+        except Exception:
+            logger.warning("could not delete the restore's checkpoints", exc_info=True)
     logger.info("restore complete", extra={"target": target_table, "items": result.items_restored})
     return result
+
+
+def _paused(progress: RestoreProgress, checkpoint_key: str, journal: RestoreJournal) -> "RestoreInProgress":
+    logger.info(
+        "restore paused",
+        extra={
+            "restore_id": progress.restore_id,
+            "items": progress.items_restored,
+            "checkpoint": checkpoint_key,
+        },
+    )
+    return RestoreInProgress(
+        restore_id=progress.restore_id,
+        checkpoint_key=checkpoint_key,
+        progress_location=journal.store.location(journal.restore_folder(progress.restore_id)),
+        target_table=progress.target_table,
+        items_restored=progress.items_restored,
+        expected_items=progress.expected_items,
+        invocations=progress.invocations,
+    )

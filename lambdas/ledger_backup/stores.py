@@ -4,6 +4,7 @@ Both present the same small interface, so backup, restore and verify never care 
 Uploads are all-or-nothing: an upload that is not committed leaves no object behind.
 """
 
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 from botocore.exceptions import ClientError
 
 from ledger_backup.errors import BackupNotFound
+from ledger_backup.s3_download import ResumingBody
 from ledger_backup.s3_upload import S3MultipartUpload
 
 if TYPE_CHECKING:
@@ -88,8 +90,9 @@ class S3Store:
             if _is_missing(exc):
                 raise BackupNotFound(f"no backup object at {self.location(key)}") from exc
             raise
-        body: BinaryIO = response["Body"]  # type: ignore[assignment]
-        return body
+        return io.BufferedReader(
+            ResumingBody(self.client, self.bucket, key, response), buffer_size=1024 * 1024
+        )
 
     def exists(self, key: str) -> bool:
         try:

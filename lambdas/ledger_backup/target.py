@@ -65,9 +65,12 @@ def _create_from_schema(dynamodb: "DynamoDBClient", table_name: str, schema: Tab
     try:
         dynamodb.create_table(**schema.create_table_request(table_name))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceInUseException":
-            return False
-        raise
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+        if not exc.response.get("ResponseMetadata", {}).get("RetryAttempts"):
+            return False  # the table was there before this restore asked: someone else's
+        # botocore retried a CreateTable whose first answer was lost: the table is this restore's own.
+        logger.warning("CreateTable was retried and met its own table", extra={"table": table_name})
     logger.info("target table created", extra={"table": table_name, "keys": schema.describe_keys()})
     dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig=_WAITER)
     if schema.ttl_attribute:

@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 from ledger_backup.errors import InvalidRequest
 
@@ -25,20 +25,20 @@ class ManualBackupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BackupContinuation(BaseModel):
-    """Where the previous invocation of a long backup stopped."""
+class Continuation(BaseModel):
+    """Where the previous invocation of a long backup or restore stopped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     checkpoint_key: str = Field(min_length=1, max_length=1024)
 
 
-class ContinueBackupEvent(BaseModel):
-    """`{"continuation": {"checkpoint_key": ...}}`: sent by the backup function to itself."""
+class ContinuationEvent(BaseModel):
+    """`{"continuation": {"checkpoint_key": ...}}`: sent by a function to itself to carry on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    continuation: BackupContinuation
+    continuation: Continuation
 
 
 class KeyAttribute(BaseModel):
@@ -70,6 +70,7 @@ class RestoreRequest(BaseModel):
     overwrite: StrictBool = False
     dry_run: StrictBool = False
     key_schema: list[KeyAttribute] | None = Field(default=None, min_length=1, max_length=2)
+    max_items_per_second: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
 
     @field_validator("key_schema")
     @classmethod
@@ -81,6 +82,40 @@ class RestoreRequest(BaseModel):
             if len({k.AttributeName for k in value}) != len(value):
                 raise ValueError("names the same attribute twice")
         return value
+
+
+RESTORE_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
+
+
+class ResumeRestoreEvent(BaseModel):
+    """`{"resume": "<restore id>"}`: carry on a restore whose invocation died, from its last checkpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resume: str = Field(pattern=RESTORE_ID_PATTERN)
+
+
+class RestoreStatusEvent(BaseModel):
+    """`{"restore_status": "<restore id>"}`: how far a restore got, or its result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    restore_status: str = Field(pattern=RESTORE_ID_PATTERN)
+
+
+RestoreEvent = RestoreRequest | ContinuationEvent | ResumeRestoreEvent | RestoreStatusEvent
+
+
+def parse_restore_event(event: Any) -> RestoreEvent:
+    """Pick the model by the event's distinguishing key, then validate strictly against it."""
+    if isinstance(event, dict):
+        if "continuation" in event:
+            return parse_event(event, ContinuationEvent)
+        if "resume" in event:
+            return parse_event(event, ResumeRestoreEvent)
+        if "restore_status" in event:
+            return parse_event(event, RestoreStatusEvent)
+    return parse_event(event, RestoreRequest)
 
 
 def parse_event(event: Any, model: type[Model]) -> Model:
@@ -107,16 +142,25 @@ def parse_backup_trigger(event: Any) -> BackupTrigger:
         parse_event(event, ManualBackupRequest)
         return BackupTrigger("manual")
     if isinstance(event, dict) and "continuation" in event:
-        continuation = parse_event(event, ContinueBackupEvent).continuation
+        continuation = parse_event(event, ContinuationEvent).continuation
         return BackupTrigger("continuation", continuation.checkpoint_key)
     scheduled = parse_event(event, EventBridgeModel)
     return BackupTrigger(f"{scheduled.detail_type} {scheduled.id}")
 
 
+_MAX_PROBLEMS = 5
+_MAX_FIELD = 60
+
+
 def describe(error: ValidationError) -> str:
-    """`field: problem; field: problem` without pydantic's URLs or echoing huge inputs back."""
+    """`field: problem; field: problem`, short whatever was sent: no URLs, inputs or huge field names."""
+    problems = error.errors(include_url=False, include_input=False)
     parts = []
-    for problem in error.errors(include_url=False, include_input=False):
+    for problem in problems[:_MAX_PROBLEMS]:
         field = ".".join(str(p) for p in problem["loc"]) or "event"
+        if len(field) > _MAX_FIELD:
+            field = f"{field[:_MAX_FIELD]}... ({len(field)} characters)"
         parts.append(f"{field}: {problem['msg']}")
+    if len(problems) > _MAX_PROBLEMS:
+        parts.append(f"and {len(problems) - _MAX_PROBLEMS} more")
     return "; ".join(parts)

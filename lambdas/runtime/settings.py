@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ledger_backup.errors import LedgerBackupError
+from ledger_backup.layout import normalize_prefix
 
 
 class ConfigurationError(LedgerBackupError):
@@ -26,7 +27,7 @@ class Settings:
         return cls(
             table_name=_required(environ, "TABLE_NAME"),
             bucket=_required(environ, "BACKUP_BUCKET"),
-            prefix=environ.get("BACKUP_PREFIX", "backups/"),
+            prefix=normalize_prefix(environ.get("BACKUP_PREFIX", "backups/")),
             scan_segments=_positive_int(environ, "SCAN_SEGMENTS", 4),
             restore_writers=_positive_int(environ, "RESTORE_WRITERS", 4),
             continuation_margin_seconds=_positive_int(environ, "CONTINUATION_MARGIN_SECONDS", 60),

@@ -65,6 +65,7 @@ def test_defaults_match_the_engine_contract() -> None:
         ({"stale_after_hours": 169}, "stale_after_hours"),
         ({"log_level": "VERBOSE"}, "log_level"),
         ({"table_name": "a b"}, "table_name"),
+        ({"table_name": "restores"}, "'restores' is reserved"),
         ({"account": "12345"}, "account"),
         ({"region": "Europe"}, "region"),
         ({"alarm_email": "not-an-address"}, "alarm_email"),

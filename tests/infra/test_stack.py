@@ -2,12 +2,15 @@
 
 import fnmatch
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.config import EnvironmentConfig
+from ledger_backup.restore_progress import RestoreJournal
+from ledger_backup.stores import LocalStore
 from tests.infra import cfn
 from tests.infra.conftest import ADOPTED, Synthesized
 
@@ -26,6 +29,8 @@ RESTORE_TABLE_ACTIONS = (
     "dynamodb:UpdateTimeToLive",
 )
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
+# Restore progress under <prefix>restores/: checkpoints, result.json put (IfNoneMatch); checkpoints deleted.
+RESTORE_PROGRESS_ACTIONS = ("s3:DeleteObject", "s3:PutObject")
 XRAY = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 DEAD_LETTER = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")
@@ -259,11 +264,9 @@ def test_functions_runtime_sizing_tracing_and_environment(
         "POWERTOOLS_SERVICE_NAME": "ledger-backup",
         "POWERTOOLS_METRICS_NAMESPACE": "LedgerBackup",
         "POWERTOOLS_LOG_LEVEL": config.log_level,
+        "CONTINUATION_MARGIN_SECONDS": "60",  # both continue past their timeout
     }
-    if kind == "backup":
-        extra = {"SCAN_SEGMENTS": "4", "CONTINUATION_MARGIN_SECONDS": "60"}
-    else:
-        extra = {"RESTORE_WRITERS": "4"}
+    extra = {"SCAN_SEGMENTS": "4"} if kind == "backup" else {"RESTORE_WRITERS": "4"}
     if config.max_items_per_second is not None:
         extra["MAX_ITEMS_PER_SECOND"] = str(config.max_items_per_second)
     template(synthesized, env).has_resource_properties(
@@ -349,19 +352,21 @@ def test_restore_is_on_demand_only(synthesized: Synthesized, env: str) -> None:
     assert restore not in json.dumps(cfn.resources(t, "AWS::Events::Rule"))
 
 
-@pytest.mark.parametrize(("kind", "retries"), [("backup", 2), ("restore", 0)])
-def test_async_invocation_failures_go_to_the_dead_letter_queue(
-    synthesized: Synthesized, env: str, kind: str, retries: int
-) -> None:
+def test_async_invocation_failures_go_to_the_dead_letter_queue(synthesized: Synthesized, env: str) -> None:
+    """Both functions continue themselves asynchronously: the same retries, then the alarmed queue."""
     i = ids(synthesized, env)
-    template(synthesized, env).has_resource_properties(
-        "AWS::Lambda::EventInvokeConfig",
-        {
-            "FunctionName": {"Ref": i[kind]},
-            "MaximumRetryAttempts": retries,
-            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [i["queue"], "Arn"]}}},
-        },
-    )
+    configs = cfn.resources(synthesized.template_json(env), "AWS::Lambda::EventInvokeConfig")
+    by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
+    expected = {
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [i["queue"], "Arn"]}}},
+    }
+    assert by_function == {
+        i["backup"]: {"FunctionName": {"Ref": i["backup"]}, **expected},
+        i["restore"]: {"FunctionName": {"Ref": i["restore"]}, **expected},
+    }
 
 
 def test_dead_letter_queue_is_encrypted_and_tls_only(synthesized: Synthesized, env: str) -> None:
@@ -425,12 +430,33 @@ def test_restore_role_has_exactly_the_permissions_the_handler_uses(
     expected = (
         cfn.grant(LOGS, f"<{i['restore_logs']}.Arn>")
         | cfn.grant(RESTORE_OBJECT_ACTIONS, f"{bucket}/{config.backup_prefix}*")
+        | cfn.grant(RESTORE_PROGRESS_ACTIONS, f"{bucket}/{config.backup_prefix}restores/*")
         | cfn.grant(["s3:ListBucket"], bucket, list_condition)
         | cfn.grant(RESTORE_TABLE_ACTIONS, tables)
         | cfn.grant(XRAY, "*")
         | cfn.grant(DEAD_LETTER, f"<{i['queue']}.Arn>")
+        | cfn.grant(["lambda:InvokeFunction"], own_function_arn(synthesized, env, "restore"))
     )
     assert cfn.permissions(cfn.role_statements(t, i["restore_role"])) == expected
+
+
+def test_restore_writes_and_deletes_only_its_own_progress(synthesized: Synthesized, tmp_path: Path) -> None:
+    """Put/Delete cover the folder the restore code keeps its progress in, and no backup object."""
+    config = synthesized.configs[ADOPTED.name]
+    t = synthesized.template_json(ADOPTED.name)
+    i = ids(synthesized, ADOPTED.name)
+    statements = cfn.role_statements(t, i["restore_role"])
+    writes = {r for a, r, _ in cfn.permissions(statements) if a in RESTORE_PROGRESS_ACTIONS}
+    [pattern] = writes
+    key_pattern = pattern.removeprefix(f"<{i['bucket']}.Arn>/")
+    # The folder the Lambda's restore journal actually uses for this prefix.
+    journal = RestoreJournal(LocalStore(tmp_path), config.backup_prefix)
+    folder = journal.restore_folder("20270101T000000Z-0a1b")
+    assert fnmatch.fnmatchcase(f"{folder}checkpoint-000000000025-invocation1.json", key_pattern)
+    assert fnmatch.fnmatchcase(f"{folder}result.json", key_pattern)
+    backup = f"{config.backup_prefix}{config.table_name}/2027-01-01T03-00-00.000Z/"
+    assert not fnmatch.fnmatchcase(f"{backup}manifest.json", key_pattern)
+    assert not fnmatch.fnmatchcase(f"{backup}data/segment-0000-part-0000.json.gz", key_pattern)
 
 
 def test_restore_may_write_only_the_ledger_and_tables_named_after_it(synthesized: Synthesized) -> None:

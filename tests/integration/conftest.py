@@ -9,6 +9,7 @@ from devtools.edge_items import edge_items
 from devtools.lambda_context import FakeLambdaContext
 from devtools.ledger_items import ledger_items
 from devtools.tables import create_table, load_items
+from runtime import continuation
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -86,3 +87,11 @@ def function_env(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Callable[[str]
 @pytest.fixture
 def context() -> Any:
     return FakeLambdaContext()
+
+
+@pytest.fixture
+def self_invocations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The async self-invocations the handler asks Lambda for, captured so the test can deliver them."""
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(continuation, "invoke_self_async", lambda _context, payload: sent.append(payload))
+    return sent

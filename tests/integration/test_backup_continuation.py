@@ -1,15 +1,13 @@
 """A backup longer than one invocation: paused at checkpoints, chained, replayed, and still exact."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import backup_handler
 import pytest
-import restore_handler
-from runtime import continuation
 
-from devtools.lambda_context import FakeLambdaContext
+import backup_handler
+import restore_handler
+from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
 
@@ -19,27 +17,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-MARGIN_SECONDS = 60
-
-
-@dataclass
-class ShortLivedContext(FakeLambdaContext):
-    """Plenty of time for `calls` checks of the clock, then less than the continuation margin."""
-
-    calls: int = 3
-    _seen: int = field(default=0, repr=False)
-
-    def get_remaining_time_in_millis(self) -> int:
-        self._seen += 1
-        return (MARGIN_SECONDS + 600) * 1000 if self._seen <= self.calls else (MARGIN_SECONDS - 5) * 1000
-
-
-@pytest.fixture
-def self_invocations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The async self-invocations the handler asks Lambda for, captured so the test can deliver them."""
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(continuation, "invoke_self_async", lambda _context, payload: sent.append(payload))
-    return sent
+MARGIN_SECONDS = 60  # the functions stop taking work this long before their timeout
 
 
 @pytest.fixture
@@ -61,10 +39,10 @@ def run_chain(
     first_event: dict[str, Any], sent: list[dict[str, Any]], calls: int = 3
 ) -> list[dict[str, Any]]:
     """Invoke the handler, then every continuation it asks for, until one completes."""
-    results = [backup_handler.handler(first_event, ShortLivedContext(calls=calls))]
+    results = [backup_handler.handler(first_event, ExpiringLambdaContext(calls=calls))]
     while results[-1]["status"] == "continuing":
         assert sent, "a continuing backup must invoke its successor"
-        results.append(backup_handler.handler(sent.pop(0), ShortLivedContext(calls=calls)))
+        results.append(backup_handler.handler(sent.pop(0), ExpiringLambdaContext(calls=calls)))
     assert not sent
     return results
 
@@ -110,7 +88,7 @@ def test_replayed_continuation_does_no_harm(
 ) -> None:
     """Lambda may deliver an async event twice: both deliveries run, one manifest, no duplicate items."""
     small_pages(ledger_table)
-    first = backup_handler.handler(scheduled_event(), ShortLivedContext(calls=3))
+    first = backup_handler.handler(scheduled_event(), ExpiringLambdaContext(calls=3))
     assert first["status"] == "continuing"
     (event,) = self_invocations
     self_invocations.clear()
@@ -120,7 +98,7 @@ def test_replayed_continuation_does_no_harm(
     finals: list[dict[str, Any]] = []
     while forks:
         for fork in list(forks):
-            result = backup_handler.handler(fork["next"], ShortLivedContext(calls=fork["calls"]))
+            result = backup_handler.handler(fork["next"], ExpiringLambdaContext(calls=fork["calls"]))
             if result["status"] == "complete":
                 finals.append(result)
                 forks.remove(fork)
@@ -147,7 +125,7 @@ def test_paused_backup_is_not_listed_or_restorable(
     ledger_table: str, small_pages: Callable[[str], None], self_invocations: list[dict[str, Any]]
 ) -> None:
     small_pages(ledger_table)
-    paused = backup_handler.handler(scheduled_event(), ShortLivedContext(calls=2))
+    paused = backup_handler.handler(scheduled_event(), ExpiringLambdaContext(calls=2))
     assert paused["status"] == "continuing"
     folder = paused["checkpoint_key"].split("progress/")[0]
     with pytest.raises(Exception, match=r"has no manifest\.json: it never finished"):

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import backup_handler
 import pytest
-import restore_handler
 
+import backup_handler
+import restore_handler
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
 from ledger_backup.errors import TargetNotEmpty

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import backup_handler
 import boto3
 import pytest
-import restore_handler
 
+import backup_handler
+import restore_handler
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
 from devtools.legacy_formats import write_aws_export, write_scan_json

@@ -4,11 +4,10 @@ import gzip
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import backup_handler
 import pytest
-import restore_handler
-from runtime.settings import ConfigurationError
 
+import backup_handler
+import restore_handler
 from devtools.sample_events import scheduled_event
 from devtools.tables import create_table, load_items
 from ledger_backup.errors import (
@@ -19,6 +18,7 @@ from ledger_backup.errors import (
     SchemaMismatch,
     TableNotFound,
 )
+from runtime.settings import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -100,3 +100,30 @@ def test_item_without_key_is_refused() -> None:
     with pytest.raises(CorruptBackup, match="lacks a valid key attribute"):
         writer.put({"other": {"S": "x"}})
     writer.close()
+
+
+def test_flush_waits_for_every_item_put_so_far() -> None:
+    client: Any = ThrottledDynamoDB(unprocessed=3, times=4)
+    writer = ParallelBatchWriter(client, "t", ["pk"], threads=3, sleep=lambda _: None)
+    for item in items(110):  # four full batches and a partial one
+        writer.put(item)
+    writer.flush()
+    assert len(client.stored) == 110
+    assert writer.items_written == 110
+    writer.put({"pk": {"S": "after-flush"}, "v": {"S": "v"}})
+    writer.close()
+    assert len(client.stored) == 111
+
+
+def test_rate_limiter_is_charged_per_batch() -> None:
+    charged: list[int] = []
+
+    class Recorder:
+        def acquire(self, units: int) -> None:
+            charged.append(units)
+
+    writer = ParallelBatchWriter(ThrottledDynamoDB(), "t", ["pk"], limiter=Recorder())  # type: ignore[arg-type]
+    for item in items(60):
+        writer.put(item)
+    writer.close()
+    assert charged == [25, 25, 10]

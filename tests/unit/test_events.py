@@ -3,10 +3,10 @@
 from typing import Any
 
 import pytest
-from runtime.events import RestoreRequest, parse_backup_trigger, parse_event
 
 from devtools.sample_events import scheduled_event
 from ledger_backup.errors import InvalidRequest
+from runtime.events import RestoreRequest, parse_backup_trigger, parse_event
 
 
 def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
@@ -25,7 +25,7 @@ def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
     ],
 )
 def test_malformed_continuation_is_refused(event: dict[str, Any]) -> None:
-    with pytest.raises(InvalidRequest, match="invalid ContinueBackupEvent"):
+    with pytest.raises(InvalidRequest, match="invalid ContinuationEvent"):
         parse_backup_trigger(event)
 
 

@@ -3,10 +3,10 @@
 from typing import Any
 
 import pytest
-from runtime.events import RestoreRequest, parse_event
 
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.sources.key_schema import key_from_text, key_schema_from_json
+from runtime.events import RestoreRequest, parse_event
 
 HASH = {"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}
 RANGE = {"AttributeName": "sk", "KeyType": "RANGE", "AttributeType": "N"}

@@ -105,6 +105,7 @@ def open_aws_export(store: BackupStore, summary_key: str) -> Source:
     table_arn = summary.get("tableArn")
     return Source(
         kind=SourceKind.DYNAMODB_EXPORT,
+        key=summary_key,
         location=where,
         parts=tuple(ExportPart(store, f) for f in files),
         schema=None,

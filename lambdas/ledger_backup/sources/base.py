@@ -62,6 +62,7 @@ class Source:
     """A backup of any kind, opened: its records checked, its parts listed, nothing read yet."""
 
     kind: SourceKind
+    key: str  # what reopens this source in its store (a restore that continues in a new invocation)
     location: str
     parts: Sequence[Part]
     schema: TableSchema | None  # only this tool's backups record the table's schema

@@ -24,6 +24,7 @@ def native_source(store: BackupStore, backup: Backup) -> Source:
     manifest = backup.manifest
     return Source(
         kind=SourceKind.LEDGER_BACKUP,
+        key=backup.manifest_key,
         location=store.location(backup.manifest_key),
         parts=tuple(NativePart(store, backup.folder, entry) for entry in manifest.files),
         schema=manifest.schema,

@@ -106,6 +106,7 @@ def open_scan_json(store: BackupStore, key: str) -> Source:
     part = ScanJsonPart(store, key, summary.count)
     return Source(
         kind=SourceKind.SCAN_JSON,
+        key=key,
         location=location,
         parts=(part,),
         schema=None,

@@ -1,0 +1,136 @@
+"""A restore's progress, kept beside the backups so it survives the invocation that made it.
+
+Layout: `<prefix>restores/<restore id>/checkpoint-<seq>-<writer>.json` while it runs (immutable,
+named by the invocation that wrote it, like the backup's checkpoints) and `result.json` once
+done (written once). The count of items restored is a position in the source, never a sum of
+writes, so an invocation that Lambda delivers twice cannot count an item twice.
+"""
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger_backup import layout
+from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.schema import TableSchema
+from ledger_backup.stores import BackupStore
+
+RESTORES_FOLDER = "restores/"
+RESULT_NAME = "result.json"
+
+
+def new_restore_id() -> str:
+    """Sortable by start time, unique without coordination."""
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class RestoreProgress:
+    """Where a restore stands: the next item to write is item `item_offset` of part `part_index`."""
+
+    restore_id: str
+    source_key: str
+    source_location: str
+    target_table: str
+    schema: TableSchema
+    schema_from: str
+    table_created: bool
+    expected_items: int | None
+    started_at: str
+    part_index: int = 0
+    item_offset: int = 0
+    items_restored: int = 0
+    invocations: int = 0
+
+    def advanced(self, part_index: int, item_offset: int, items_restored: int) -> "RestoreProgress":
+        return replace(self, part_index=part_index, item_offset=item_offset, items_restored=items_restored)
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["schema"] = self.schema.to_json()
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "RestoreProgress":
+        return cls(**{**document, "schema": TableSchema.from_json(document["schema"])})
+
+
+class RestoreJournal:
+    """Reads and writes one store's restore checkpoints and results."""
+
+    def __init__(self, store: BackupStore, prefix: str) -> None:
+        self.store = store
+        self.folder = f"{layout.normalize_prefix(prefix)}{RESTORES_FOLDER}"
+
+    def restore_folder(self, restore_id: str) -> str:
+        if not restore_id or "/" in restore_id or restore_id.startswith("."):
+            raise BackupNotFound(f"{restore_id!r} is not a restore id")
+        return f"{self.folder}{restore_id}/"
+
+    def save(self, progress: RestoreProgress, writer_id: str) -> str:
+        """Write an immutable checkpoint named by its position, so the furthest sorts last."""
+        name = f"checkpoint-{progress.items_restored:012d}-{writer_id}.json"
+        key = self.restore_folder(progress.restore_id) + name
+        self.store.put_new(key, json.dumps(progress.to_json()).encode("utf-8"))
+        return key
+
+    def load(self, checkpoint_key: str) -> RestoreProgress:
+        if not checkpoint_key.startswith(self.folder):
+            raise BackupNotFound(f"{checkpoint_key!r} is not a restore checkpoint under {self.folder!r}")
+        raw = self.store.get(checkpoint_key)
+        try:
+            return RestoreProgress.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptBackup(
+                f"restore checkpoint {self.store.location(checkpoint_key)} is unreadable: {exc}"
+            ) from exc
+
+    def latest_checkpoint(self, restore_id: str) -> str:
+        """The furthest checkpoint of a restore, to resume it after a crash."""
+        keys = [k for k in self.store.list_keys(self.restore_folder(restore_id)) if "/checkpoint-" in k]
+        if not keys:
+            raise BackupNotFound(
+                f"restore {restore_id!r} has no checkpoint under {self.store.location(self.folder)}"
+            )
+        return max(keys, key=lambda k: k.rpartition("/checkpoint-")[2])
+
+    def finish(self, restore_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Record the result once; a replayed twin that finishes later gets the recorded one."""
+        key = self.restore_folder(restore_id) + RESULT_NAME
+        try:
+            self.store.put_new(key, json.dumps(result, indent=2).encode("utf-8"))
+        except FileExistsError:
+            recorded: dict[str, Any] = json.loads(self.store.get(key))
+            return recorded
+        return result
+
+    def result(self, restore_id: str) -> dict[str, Any] | None:
+        key = self.restore_folder(restore_id) + RESULT_NAME
+        if not self.store.exists(key):
+            return None
+        recorded: dict[str, Any] = json.loads(self.store.get(key))
+        return recorded
+
+    def status(self, restore_id: str) -> dict[str, Any]:
+        """The result when done, else how far the furthest checkpoint got."""
+        result = self.result(restore_id)
+        if result is not None:
+            return result
+        progress = self.load(self.latest_checkpoint(restore_id))
+        return {
+            "status": "continuing",
+            "restore_id": restore_id,
+            "source": progress.source_location,
+            "target_table": progress.target_table,
+            "items_restored": progress.items_restored,
+            "expected_items": progress.expected_items,
+            "invocations": progress.invocations,
+            "started_at": progress.started_at,
+        }
+
+    def discard_checkpoints(self, restore_id: str) -> None:
+        self.store.delete(
+            [k for k in self.store.list_keys(self.restore_folder(restore_id)) if "/checkpoint-" in k]
+        )

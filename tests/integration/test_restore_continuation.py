@@ -1,0 +1,169 @@
+"""A restore longer than one invocation: checkpoints, chained invocations, replays, and a crash resumed."""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import backup_handler
+import restore_handler
+from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
+from devtools.sample_events import scheduled_event
+from devtools.tables import scan_all
+from ledger_backup.clients import dynamodb_client, s3_client
+from ledger_backup.restore import RestoreOptions, start_restore
+from ledger_backup.restore_progress import RestoreJournal
+from ledger_backup.sources import open_source
+from ledger_backup.stores import S3Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.integration
+
+
+class Killed(BaseException):
+    """The process dying: nothing after it runs (a BaseException passes every `except Exception`)."""
+
+
+@pytest.fixture
+def backup_key(
+    ledger_table: str, function_env: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    function_env(ledger_table)
+    monkeypatch.setenv("CONTINUATION_MARGIN_SECONDS", "60")
+    key: str = backup_handler.handler(scheduled_event(), FakeLambdaContext())["s3_key"]
+    return key
+
+
+def deliver_until_done(
+    result: dict[str, Any], sent: list[dict[str, Any]], calls: int
+) -> list[dict[str, Any]]:
+    """Deliver each self-invocation the restore asks for, until one completes."""
+    results = [result]
+    while results[-1]["status"] == "continuing":
+        results.append(restore_handler.handler(sent.pop(0), ExpiringLambdaContext(calls=calls)))
+    return results
+
+
+def test_chained_restore_writes_every_item_once(
+    dynamodb: "DynamoDBClient",
+    s3: "S3Client",
+    bucket: str,
+    ledger_table: str,
+    backup_key: str,
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    target = f"{ledger_table}-chained"
+    first = restore_handler.handler(
+        {"s3_key": backup_key, "target_table": target}, ExpiringLambdaContext(calls=3)
+    )
+    assert first["status"] == "continuing"
+    assert first["items_restored"] == 100  # the wall is noticed at the 4th look, after 4 batches of 25
+    status = restore_handler.handler({"restore_status": first["restore_id"]}, FakeLambdaContext())
+    assert (status["status"], status["items_restored"], status["expected_items"]) == ("continuing", 100, 399)
+
+    results = deliver_until_done(first, self_invocations, calls=3)
+    assert [r["items_restored"] for r in results] == [100, 200, 300, 399]
+    final = results[-1]
+    assert (final["status"], final["restore_id"], final["invocations"]) == (
+        "complete",
+        first["restore_id"],
+        4,
+    )
+    assert final["table_created"] is True
+    assert scan_all(dynamodb, target, "book_id") == scan_all(dynamodb, ledger_table, "book_id")
+
+    recorded = restore_handler.handler({"restore_status": first["restore_id"]}, FakeLambdaContext())
+    assert recorded == final
+    folder = f"backups/restores/{first['restore_id']}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=folder)["Contents"]]
+    assert keys == [f"{folder}result.json"], "checkpoints are removed once the result is recorded"
+
+
+def test_replayed_continuation_counts_each_item_once(
+    dynamodb: "DynamoDBClient", ledger_table: str, backup_key: str, self_invocations: list[dict[str, Any]]
+) -> None:
+    target = f"{ledger_table}-replayed"
+    first = restore_handler.handler(
+        {"s3_key": backup_key, "target_table": target}, ExpiringLambdaContext(calls=3)
+    )
+    (event,) = self_invocations
+    self_invocations.clear()
+    # Lambda delivers the continuation twice; the deliveries run interleaved, paced differently.
+    forks: list[dict[str, Any]] = [{"next": event, "calls": 2}, {"next": event, "calls": 5}]
+    finals = []
+    while forks:
+        for fork in list(forks):
+            result = restore_handler.handler(fork["next"], ExpiringLambdaContext(calls=fork["calls"]))
+            if result["status"] == "complete":
+                finals.append(result)
+                forks.remove(fork)
+            else:
+                fork["next"] = self_invocations.pop()
+    assert len(finals) == 2
+    assert finals[0] == finals[1], "both deliveries report the one recorded result"
+    assert finals[0]["items_restored"] == 399
+    assert finals[0]["restore_id"] == first["restore_id"]
+    assert scan_all(dynamodb, target, "book_id") == scan_all(dynamodb, ledger_table, "book_id")
+
+
+def test_crashed_restore_resumes_from_its_last_checkpoint(
+    dynamodb: "DynamoDBClient",
+    bucket: str,
+    ledger_table: str,
+    backup_key: str,
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    store = S3Store(s3_client(), bucket)
+    journal = RestoreJournal(store, "backups/")
+    target = f"{ledger_table}-crashed"
+    looks = 0
+
+    def dies_after_a_while() -> bool:
+        nonlocal looks
+        looks += 1
+        if looks > 9:
+            raise Killed
+        return False
+
+    with pytest.raises(Killed):
+        start_restore(
+            dynamodb_client(),
+            open_source(store, backup_key),
+            target,
+            options=RestoreOptions(checkpoint_seconds=0),  # a checkpoint after every batch
+            journal=journal,
+            should_pause=dies_after_a_while,
+        )
+    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/")}
+    assert journal.status(restore_id)["items_restored"] == 225  # 9 looks, 25 items each
+
+    resumed = restore_handler.handler({"resume": restore_id}, FakeLambdaContext())
+    assert (resumed["status"], resumed["items_restored"], resumed["restore_id"]) == (
+        "complete",
+        399,
+        restore_id,
+    )
+    assert scan_all(dynamodb, target, "book_id") == scan_all(dynamodb, ledger_table, "book_id")
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({"resume": "not-an-id"}, "resume: String should match pattern"),
+        ({"resume": "20261125T030000Z-0123abcd"}, "has no checkpoint"),
+        ({"restore_status": "../../x"}, "restore_status: String should match pattern"),
+        (
+            {"continuation": {"checkpoint_key": "backups/ledger/x/manifest.json"}},
+            "is not a restore checkpoint",
+        ),
+    ],
+)
+def test_bad_continuations_are_refused(
+    event: dict[str, Any], problem: str, ledger_table: str, function_env: Callable[[str], None]
+) -> None:
+    function_env(ledger_table)
+    with pytest.raises(Exception, match=problem):
+        restore_handler.handler(event, FakeLambdaContext())
