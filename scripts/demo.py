@@ -14,6 +14,7 @@ import time
 from contextlib import redirect_stdout
 from typing import Any
 
+from devtools.function_env import function_environ
 from devtools.lambda_context import FakeLambdaContext
 from devtools.ledger_items import ledger_items
 from devtools.local_aws import REPO_ROOT, aws_environ, local_aws
@@ -33,13 +34,7 @@ def say(message: str) -> None:
 def main() -> int:
     OUTPUT.mkdir(exist_ok=True)
     function_log = OUTPUT / "lambda-output.jsonl"
-    os.environ.update(
-        TABLE_NAME=TABLE,
-        BACKUP_BUCKET=BUCKET,
-        BACKUP_PREFIX="backups/",
-        POWERTOOLS_SERVICE_NAME="ledger-backup",
-        POWERTOOLS_METRICS_NAMESPACE="LedgerBackup",
-    )
+    os.environ.update(function_environ(TABLE, BUCKET, segments=4))
     say("starting DynamoDB Local and the S3 server on loopback ...")
     with local_aws() as services, aws_environ(services), function_log.open("w") as log:
         import boto3  # noqa: PLC0415 - after the endpoints are set

@@ -14,6 +14,7 @@ import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from devtools.fault_proxy import FaultPolicy, FaultProxy, fault_proxy
+from devtools.function_env import function_environ
 from devtools.lambda_context import FakeLambdaContext
 from devtools.ledger_items import ledger_items
 from devtools.local_aws import LocalAws
@@ -70,11 +71,8 @@ def ledger_table(dynamodb: "DynamoDBClient", unique_name: str) -> str:
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, bucket: str, ledger_table: str) -> str:
     """The functions' environment, as the stack sets it, for the ledger table; returns the bucket."""
-    monkeypatch.setenv("TABLE_NAME", ledger_table)
-    monkeypatch.setenv("BACKUP_BUCKET", bucket)
-    monkeypatch.setenv("BACKUP_PREFIX", "backups/")
-    monkeypatch.setenv("SCAN_SEGMENTS", "3")
-    monkeypatch.setenv("RESTORE_WRITERS", "4")
+    for name, value in function_environ(ledger_table, bucket).items():
+        monkeypatch.setenv(name, value)
     return bucket
 
 

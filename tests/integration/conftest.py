@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devtools.edge_items import edge_items
+from devtools.function_env import function_environ
 from devtools.lambda_context import FakeLambdaContext
 from devtools.ledger_items import ledger_items
 from devtools.tables import create_table, load_items
@@ -75,11 +76,8 @@ def function_env(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Callable[[str]
     """Configure the functions as the stack does, for the table given."""
 
     def configure(table: str) -> None:
-        monkeypatch.setenv("TABLE_NAME", table)
-        monkeypatch.setenv("BACKUP_BUCKET", bucket)
-        monkeypatch.setenv("BACKUP_PREFIX", "backups/")
-        monkeypatch.setenv("SCAN_SEGMENTS", "3")
-        monkeypatch.setenv("RESTORE_WRITERS", "4")
+        for name, value in function_environ(table, bucket).items():
+            monkeypatch.setenv(name, value)
 
     return configure
 

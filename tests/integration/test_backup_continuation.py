@@ -10,6 +10,7 @@ import restore_handler
 from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
+from tests.integration.chains import deliver_twice_interleaved
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -94,16 +95,7 @@ def test_replayed_continuation_does_no_harm(
     self_invocations.clear()
 
     # Both deliveries run, interleaved step by step and paced differently, each chain with its own successors.
-    forks: list[dict[str, Any]] = [{"next": event, "calls": 4}, {"next": event, "calls": 5}]
-    finals: list[dict[str, Any]] = []
-    while forks:
-        for fork in list(forks):
-            result = backup_handler.handler(fork["next"], ExpiringLambdaContext(calls=fork["calls"]))
-            if result["status"] == "complete":
-                finals.append(result)
-                forks.remove(fork)
-            else:
-                fork["next"] = self_invocations.pop()
+    finals = deliver_twice_interleaved(backup_handler.handler, event, self_invocations, paces=(4, 5))
     fork_a, fork_b = finals
     assert fork_a["status"] == fork_b["status"] == "complete"
     assert fork_a["s3_key"] == fork_b["s3_key"]

@@ -1,30 +1,18 @@
 """`python -m ledger_backup`: the runbook's local-file workflow and S3, through a real subprocess."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from devtools.local_aws import REPO_ROOT, LocalAws
+from devtools.local_aws import LocalAws
 from devtools.tables import scan_all
+from tests.integration.cli_runner import cli
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 pytestmark = pytest.mark.integration
-
-
-def cli(*args: str, expect: int = 0) -> Any:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])}
-    done = subprocess.run(  # noqa: S603 - our own CLI with the test's arguments
-        [sys.executable, "-m", "ledger_backup", *args], capture_output=True, text=True, env=env, check=False
-    )
-    assert done.returncode == expect, done.stderr
-    return json.loads(done.stdout) if expect == 0 else done.stderr
 
 
 def test_local_folder_workflow(

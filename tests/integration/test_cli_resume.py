@@ -1,31 +1,22 @@
 """A CLI restore killed with SIGKILL mid-way is finished by `resume` from its journal, exactly."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from devtools.local_aws import REPO_ROOT, LocalAws
+from devtools.local_aws import LocalAws
 from devtools.tables import scan_all
+from tests.integration.cli_runner import cli, cli_command, cli_env
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
-
-
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ledger_backup", *args]
-
-
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])}
 
 
 def test_killed_restore_resumes_from_its_journal(
@@ -56,7 +47,7 @@ def test_killed_restore_resumes_from_its_journal(
             "--writers",
             "1",
         ),
-        env=env,
+        env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -73,25 +64,11 @@ def test_killed_restore_resumes_from_its_journal(
     written = dynamodb.scan(TableName=target, Select="COUNT", ConsistentRead=True)["Count"]
     assert 0 < written < 399
 
-    status = json.loads(
-        subprocess.run(  # noqa: S603 - our own CLI
-            cli_command("restore-status", restore_id, "--in", f"s3://{bucket}"),
-            env=env,
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
+    status = cli("restore-status", restore_id, "--in", f"s3://{bucket}")
     assert status["status"] == "continuing"
     assert 0 < status["items_restored"] <= written
 
-    resumed = json.loads(
-        subprocess.run(  # noqa: S603 - our own CLI
-            cli_command("resume", restore_id, "--in", f"s3://{bucket}"),
-            env=env,
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
+    resumed = cli("resume", restore_id, "--in", f"s3://{bucket}")
     assert (resumed["status"], resumed["items_restored"], resumed["restore_id"]) == (
         "complete",
         399,

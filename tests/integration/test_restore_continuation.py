@@ -15,6 +15,7 @@ from ledger_backup.restore import RestoreOptions, start_restore
 from ledger_backup.restore_progress import RestoreJournal
 from ledger_backup.sources import open_source
 from ledger_backup.stores import S3Store
+from tests.integration.chains import deliver_twice_interleaved
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -92,16 +93,7 @@ def test_replayed_continuation_counts_each_item_once(
     (event,) = self_invocations
     self_invocations.clear()
     # Lambda delivers the continuation twice; the deliveries run interleaved, paced differently.
-    forks: list[dict[str, Any]] = [{"next": event, "calls": 2}, {"next": event, "calls": 5}]
-    finals = []
-    while forks:
-        for fork in list(forks):
-            result = restore_handler.handler(fork["next"], ExpiringLambdaContext(calls=fork["calls"]))
-            if result["status"] == "complete":
-                finals.append(result)
-                forks.remove(fork)
-            else:
-                fork["next"] = self_invocations.pop()
+    finals = deliver_twice_interleaved(restore_handler.handler, event, self_invocations, paces=(2, 5))
     assert len(finals) == 2
     assert finals[0] == finals[1], "both deliveries report the one recorded result"
     assert finals[0]["items_restored"] == 399

@@ -1,0 +1,57 @@
+"""`python -m bench --quick`: every step of the benchmark runs and reports numbers that make sense.
+
+Timings on a shared machine are not asserted (that is what `make bench` is for); what is
+checked is that each measurement moved every item, and that the report and its targets exist.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.local_aws import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+QUICK_SIZES = (500, 1_000)
+
+
+def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
+    numbers = tmp_path / "bench.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])}
+    done = subprocess.run(  # noqa: S603 - the benchmark itself, with fixed arguments
+        [sys.executable, "-m", "bench", "--quick", "--json", str(numbers)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = done.stdout
+    for heading in ("measurement", "Targets", "Lambda cost model", "Where the client CPU goes"):
+        assert heading in report
+
+    document = json.loads(numbers.read_text())
+    measurements = document["measurements"]
+    roles = {(m["role"], m["size"]) for m in measurements}
+    for size in QUICK_SIZES:
+        assert {("raw read", size), ("raw write", size), ("our backup", size), ("our restore", size)} <= roles
+    assert {("runbook backup", 500), ("runbook restore", 500)} <= roles
+    for m in measurements:
+        assert m["items"] == m["size"], m["name"]
+        assert m["items_per_second"] > 0, m["name"]
+        assert m["client_cpu_ms_per_item"] > 0, m["name"]
+        if m["role"] in ("our backup", "our restore"):
+            assert 20 < m["peak_rss_mb"] < 2_000, m["name"]  # a real process's RSS, not the benchmark's
+    restores = [m for m in measurements if m["role"] == "our restore"]
+    assert all(any("25/25 sampled items identical" in note for note in m["notes"]) for m in restores)
+
+    targets = document["targets"]
+    assert len(targets) == 9  # 2 sizes x (backup, restore) vs raw, 3 vs the runbook, 2 memory
+    assert all(t["ratio"] > 0 for t in targets)
+    assert document["lambda_memory_mb"]
