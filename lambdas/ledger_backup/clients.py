@@ -3,10 +3,11 @@
 Endpoints come only from the standard AWS settings (AWS_ENDPOINT_URL_DYNAMODB,
 AWS_ENDPOINT_URL_S3, ...): this code has no endpoint switches of its own.
 
-Measured (`make bench`): botocore's model-driven parser and serializer walk every attribute
-value in Python, about 1 ms of CPU per 3.5 KB ledger item read by Scan and 0.6-1.2 ms per
-item written by BatchWriteItem, which made the client, not DynamoDB, the limit. Two
-botocore event handlers move that work to the json module, with the same result:
+Measured (`make bench`, 3.5 KB ledger items): botocore's model-driven parser and serializer
+walk every attribute value in Python, about 1.4 ms of client CPU per item read by Scan and
+1.6 ms per item written by BatchWriteItem (0.8 ms without parameter validation); with the
+json module it is 0.3-0.4 ms, and DynamoDB, not the client, becomes the limit. Two botocore
+event handlers move that work to the json module, with the same result:
 - Scan responses: the Items are parsed by `codec.loads_items_json` (B/BS decoded to bytes,
   exactly as botocore returns them); botocore still parses the rest of the page. Always on:
   the output is the same as botocore's for anything DynamoDB sends.

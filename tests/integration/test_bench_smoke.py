@@ -52,6 +52,8 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
     assert all(any("25/25 sampled items identical" in note for note in m["notes"]) for m in restores)
 
     targets = document["targets"]
-    assert len(targets) == 9  # 2 sizes x (backup, restore) vs raw, 3 vs the runbook, 2 memory
+    # backup and restore vs the best raw run at 2 sizes and vs the stock client at one, the runbook
+    # (3, or 2 when its unfinished scan gives no conclusive ratio), memory (2)
+    assert len(targets) in (10, 11)
     assert all(t["ratio"] > 0 for t in targets)
     assert document["lambda_memory_mb"]

@@ -1,0 +1,246 @@
+"""The whole benchmark in one run: one DynamoDB Local and one S3 server for every measurement.
+
+Per table size, in this order (so every Scan reads the same table and every write goes
+into a fresh table while the engine holds nothing else):
+  raw threaded BatchWriteItem (this load creates the source table), raw parallel Scans,
+  our backup, the runbook's scan, then with the source dropped: our restore, the runbook's
+  restore. The stock-client raw variants and the profiles run at the smallest size only,
+  the runbook at one size: they are slow, and one size is enough to show them.
+"""
+
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore
+
+from bench import engine, ours, runbook
+from bench.fidelity import sampled_copies
+from bench.measurements import Measurement, Role
+from bench.processes import ServerCpu
+from bench.profiling import Profile, profile_command
+from bench.workloads import Dataset, build_items, count_items, create_ledger_table, dataset, drop_table
+from devtools.local_aws import aws_environ, local_aws
+from ledger_backup.backup import scan_page_size
+from ledger_backup.clients import dynamodb_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BUCKET = "ledger-bench"
+RUNBOOK_PATIENCE = 1.25  # the runbook's scan as written may take this many times the fair variant's time
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    sizes: tuple[int, ...] = (20_000, 100_000)
+    segments: int = 4  # the stack's SCAN_SEGMENTS default
+    writers: int = 4  # the stack's RESTORE_WRITERS default
+    runbook_size: int | None = None  # None: the smallest size
+    warm_up_items: int = 2_000
+    profile: bool = True
+
+
+@dataclass
+class BenchRun:
+    measurements: list[Measurement] = field(default_factory=list)
+    profiles: list[Profile] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
+
+
+def progress_printer() -> Progress:
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        elapsed = int(time.monotonic() - started)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _raw(name: str, role: Role, result: engine.RawResult, data: Dataset, engine_cpu: float) -> Measurement:
+    return Measurement(
+        size=data.count,
+        name=name,
+        role=role,
+        items=result.items,
+        seconds=result.seconds,
+        json_bytes=data.json_bytes,
+        client_cpu_seconds=result.cpu_seconds,
+        engine_cpu_seconds=engine_cpu,
+    )
+
+
+class Bench:
+    """Runs the measurements against the local services of one `local_aws()` block."""
+
+    def __init__(self, options: BenchOptions, say: Progress, scratch: Path) -> None:
+        self.options = options
+        self.say = say
+        self.scratch = scratch
+        self.dynamodb: DynamoDBClient = boto3.client("dynamodb")
+        self.engine = ServerCpu("DynamoDBLocal.jar")
+        self.result = BenchRun()
+        self.smallest = min(options.sizes)
+        self.runbook_size = options.runbook_size or self.smallest
+
+    def _record(self, measurement: Measurement) -> Measurement:
+        self.result.measurements.append(measurement)
+        self.say(
+            f"  {measurement.name}: {measurement.items_per_second:,.0f} items/s "
+            f"({measurement.seconds:.1f} s)"
+            + ("" if measurement.complete else " [stopped at the time limit]")
+        )
+        return measurement
+
+    def _raw_write(self, data: Dataset, table: str, name: str, client: Any, json_encoded: bool) -> None:
+        batches = engine.put_batches(data.items)
+        create_ledger_table(self.dynamodb, table)
+        before = self.engine.seconds()
+        result = engine.threaded_batch_write(
+            client, table, batches, self.options.writers, json_encoded=json_encoded
+        )
+        self._record(_raw(name, Role.RAW_WRITE, result, data, self.engine.seconds() - before))
+
+    def _raw_scan(self, data: Dataset, table: str, limit: int, name: str, client: Any) -> None:
+        before = self.engine.seconds()
+        result = engine.parallel_scan(client, table, self.options.segments, limit)
+        if result.items != data.count:
+            raise RuntimeError(f"raw scan of {table} read {result.items} items, expected {data.count}")
+        self._record(_raw(name, Role.RAW_READ, result, data, self.engine.seconds() - before))
+
+    def warm_up(self, items: list[dict[str, Any]]) -> None:
+        """JIT-compile the engine's write and scan paths before anything is measured."""
+        self.say(f"warming DynamoDB Local up with {self.options.warm_up_items:,} items")
+        data = dataset(items, self.options.warm_up_items)
+        batches = engine.put_batches(data.items)
+        threads = self.options.writers
+        for validate, json_encoded, table in ((True, False, "bench-warm-a"), (False, True, "bench-warm-b")):
+            client = (
+                dynamodb_client(threads * 2)
+                if json_encoded
+                else engine.raw_client(threads, validate=validate)
+            )
+            create_ledger_table(self.dynamodb, table)
+            engine.threaded_batch_write(client, table, batches, threads, json_encoded=json_encoded)
+            engine.parallel_scan(client, table, self.options.segments, 500)
+            drop_table(self.dynamodb, table)
+
+    def measure_size(self, items: list[dict[str, Any]], size: int) -> None:
+        data = dataset(items, size)
+        writers, segments = self.options.writers, self.options.segments
+        self.say(f"{size:,} items ({data.json_bytes / 1e6:,.0f} MB as DynamoDB JSON)")
+        if size == self.smallest:
+            for validate in (True, False):
+                setting = "stock boto3 client" if validate else "boto3 client, parameter_validation=False"
+                table = f"bench-{size}-validate-{str(validate).lower()}"
+                name = f"raw BatchWriteItem, {writers} threads, {setting}"
+                self._raw_write(data, table, name, engine.raw_client(writers, validate=validate), False)
+                drop_table(self.dynamodb, table)
+        source = f"bench-{size}-source"
+        name = f"raw BatchWriteItem, {writers} threads, our client (json encoding)"
+        self._raw_write(data, source, name, dynamodb_client(writers * 2), True)
+        limit = scan_page_size(dict(self.dynamodb.describe_table(TableName=source)["Table"]))
+        if size == self.smallest:
+            name = f"raw parallel Scan, {segments} segments, Limit {limit}, stock boto3 client"
+            self._raw_scan(data, source, limit, name, engine.raw_client(segments, validate=True))
+        name = f"raw parallel Scan, {segments} segments, Limit {limit}, our client (json parsing)"
+        self._raw_scan(data, source, limit, name, dynamodb_client(segments * 2))
+
+        backup = ours.backup(source, BUCKET, segments, data, self.engine)
+        self._record(backup.measurement)
+        if self.options.profile and size == self.smallest:
+            self.say("  profiling a second backup with py-spy (not timed)")
+            command = ours.cli_command(
+                "backup", source, "--to", f"s3://{BUCKET}/profile/", "--segments", str(segments)
+            )
+            self.result.profiles.append(profile_command(command, f"our backup, {size:,} items", size))
+        scan_file = self.scratch / f"scan-{size}.json"
+        if size == self.runbook_size:
+            self._runbook_scans(data, source, limit, scan_file)
+        drop_table(self.dynamodb, source)
+
+        target = f"bench-{size}-restored"
+        restored = ours.restore(backup.location, target, writers, data, self.engine)
+        restored.notes.append(sampled_copies(self.dynamodb, target, data.items))
+        self._record(restored)
+        drop_table(self.dynamodb, target)
+        if self.options.profile and size == self.smallest:
+            self.say("  profiling a second restore with py-spy (not timed)")
+            target = f"bench-{size}-profiled"
+            command = ours.cli_command(
+                "restore", backup.location, "--table", target, "--writers", str(writers)
+            )
+            self.result.profiles.append(profile_command(command, f"our restore, {size:,} items", size))
+            drop_table(self.dynamodb, target)
+        if size == self.runbook_size:
+            self._runbook_restore(data, scan_file)
+
+    def _runbook_scans(self, data: Dataset, table: str, limit: int, scan_file: Path) -> None:
+        """The fair variant first, whose file the runbook's restore reads; then the runbook as written,
+        stopped when it has taken RUNBOOK_PATIENCE times as long (its scan is quadratic here)."""
+        fair = runbook.scan_to_file(table, data, scan_file, self.engine, page_size=limit, time_limit=None)
+        self._record(fair)
+        as_written_file = self.scratch / "scan-as-written.json"
+        time_limit = max(30.0, RUNBOOK_PATIENCE * fair.seconds)
+        self._record(
+            runbook.scan_to_file(
+                table, data, as_written_file, self.engine, page_size=None, time_limit=time_limit
+            )
+        )
+        as_written_file.unlink()
+
+    def _runbook_restore(self, data: Dataset, scan_file: Path) -> None:
+        target = f"bench-{data.count}-runbook"
+        create_ledger_table(self.dynamodb, target)
+        restored = runbook.restore_from_file(scan_file, target, data, self.engine)
+        written = count_items(self.dynamodb, target)
+        if written != data.count:
+            raise RuntimeError(
+                f"the runbook's restore left {written} items in {target}, expected {data.count}"
+            )
+        restored.notes.append(sampled_copies(self.dynamodb, target, data.items))
+        self._record(restored)
+        drop_table(self.dynamodb, target)
+        scan_file.unlink()
+
+
+def _machine() -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load}"
+
+
+def run(options: BenchOptions, say: Progress) -> BenchRun:
+    """Start the local services, measure every size, stop the services."""
+    started = time.monotonic()
+    items = build_items(max(options.sizes), say)
+    with (
+        local_aws() as services,
+        aws_environ(services),
+        tempfile.TemporaryDirectory(prefix="ledger-bench-") as scratch,
+    ):
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        bench = Bench(options, say, Path(scratch))
+        bench.result.context += [
+            f"machine: {platform.machine()}, {_machine()} at the start; Python {platform.python_version()}, "
+            f"botocore {botocore.__version__}",
+            f"engine: DynamoDB Local (in memory) {services.dynamodb_endpoint}; S3: moto server "
+            f"{services.s3_endpoint}; both on this machine, sharing its cores with the client",
+            f"items: devtools.ledger_items; {options.segments} scan segments and {options.writers} "
+            "writer threads for ours and the raw runs alike",
+        ]
+        bench.warm_up(items)
+        for size in sorted(options.sizes):
+            bench.measure_size(items, size)
+        bench.result.context.append(
+            f"at the end: {_machine()}; the run took {(time.monotonic() - started) / 60:.1f} minutes"
+        )
+        return bench.result
