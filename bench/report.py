@@ -35,7 +35,7 @@ class Target:
     def line(self) -> str:
         relation = "<=" if self.at_most else ">="
         verdict = "PASS" if self.met else "MISSED"
-        text = f"  {verdict:6} {self.what}: {self.ratio:.2f}x (target {relation} {self.limit}x)"
+        text = f"  {verdict:6} {self.what}: {self.ratio:.3g}x (target {relation} {self.limit}x)"
         if not self.met and self.why_missed:
             text += f"\n         why: {self.why_missed}"
         return text

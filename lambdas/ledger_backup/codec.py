@@ -27,14 +27,20 @@ def _base64_text(value: object) -> str:
     raise TypeError(f"not a DynamoDB attribute value: {type(value).__name__}")
 
 
+# One shared encoder: items are trees from JSON or botocore, never cyclic, so the cycle check is skipped.
+_ENCODER = json.JSONEncoder(
+    separators=_COMPACT, ensure_ascii=False, default=_base64_text, check_circular=False
+)
+
+
 def encode_line(item: Item) -> str:
     """One backup line, `{"Item": {...}}`: the line format of DynamoDB's own S3 export."""
-    return json.dumps({"Item": item}, separators=_COMPACT, ensure_ascii=False, default=_base64_text)
+    return _ENCODER.encode({"Item": item})
 
 
 def encode_item(item: Item) -> str:
     """The item alone as DynamoDB JSON text (B/BS as base64), e.g. for a scan-style document."""
-    return json.dumps(item, separators=_COMPACT, ensure_ascii=False, default=_base64_text)
+    return _ENCODER.encode(item)
 
 
 def _decode_binary(value: str) -> bytes:
@@ -58,9 +64,13 @@ def _binary_hook(obj: dict[str, Any]) -> dict[str, Any]:
 
 def loads_items_json(text: str | bytes) -> Any:
     """Parse DynamoDB JSON text, turning base64 B/BS values into bytes at every nesting level."""
-    marker = b'"B' if isinstance(text, bytes | bytearray) else '"B'
-    if marker not in text:  # type: ignore[operator]
-        # Fast path: no "B"/"BS" key anywhere, so there is nothing to decode.
+    # A "B"/"BS" key can only appear literally, or spelled with \u escapes.
+    if isinstance(text, bytes | bytearray):
+        might_hold_binary = b'"B"' in text or b'"BS"' in text or b"\\u" in text
+    else:
+        might_hold_binary = '"B"' in text or '"BS"' in text or "\\u" in text
+    if not might_hold_binary:
+        # Fast path: no binary attribute anywhere, so there is nothing to decode.
         return json.loads(text)
     return json.loads(text, object_hook=_binary_hook)
 

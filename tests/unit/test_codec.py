@@ -71,3 +71,14 @@ def test_bad_lines_raise_value_error_naming_the_problem(line: str, problem: str)
 def test_encoding_refuses_python_values_that_are_not_dynamodb_json() -> None:
     with pytest.raises(TypeError, match="not a DynamoDB attribute value"):
         encode_line({"x": {"N": object()}})
+
+
+def test_binary_keys_spelled_with_escapes_are_still_decoded() -> None:
+    assert loads_items_json('{"x":{"\\u0042":"AQ=="}}') == {"x": {"B": b"\x01"}}
+
+
+def test_strings_starting_with_b_are_left_alone() -> None:
+    assert decode_line('{"Item":{"name":{"S":"Blue Moon"},"b":{"S":"BS"}}}') == {
+        "name": {"S": "Blue Moon"},
+        "b": {"S": "BS"},
+    }
