@@ -35,10 +35,10 @@ def iam5_resource_finding(scope: IConstruct, resource: str) -> str:
 
     Rendered from the resolved token, so acknowledgments follow logical ids, partitions and pinned regions.
     """
-    return f"{NAG_PACK}-IAM5[Resource::{_render_intrinsic(Stack.of(scope).resolve(resource))}]"
+    return f"{NAG_PACK}-IAM5[Resource::{render_intrinsic(Stack.of(scope).resolve(resource))}]"
 
 
-def _render_intrinsic(value: Any) -> str:
+def render_intrinsic(value: Any) -> str:
     """Render a resolved CloudFormation value the way cdk-nag prints it (Ref as <X>, GetAtt as <X.Attr>)."""
     if isinstance(value, str):
         return value
@@ -50,5 +50,5 @@ def _render_intrinsic(value: Any) -> str:
             return f"<{argument[0]}.{argument[1]}>"
         if function == "Fn::Join":
             separator, parts = argument
-            return str(separator).join(_render_intrinsic(part) for part in parts)
+            return str(separator).join(render_intrinsic(part) for part in parts)
     raise ValueError(f"cannot render {value!r} as a cdk-nag resource")

@@ -3,25 +3,16 @@
 import json
 from typing import Any
 
+from infra.nag import render_intrinsic
+
 Template = dict[str, Any]
 Permission = tuple[str, str, str]
 """(action, rendered resource, condition as canonical JSON or "")."""
 
 
 def render(value: Any) -> str:
-    """Render a CloudFormation value readably: Ref as <X>, GetAtt as <X.Attr>, Join concatenated."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Ref":
-            return f"<{argument}>"
-        if function == "Fn::GetAtt":
-            return f"<{argument[0]}.{argument[1]}>"
-        if function == "Fn::Join":
-            separator, parts = argument
-            return str(separator).join(render(part) for part in parts)
-    raise AssertionError(f"unexpected CloudFormation value {value!r}")
+    """Render a CloudFormation value readably (Ref as <X>, GetAtt as <X.Attr>), as the nag rules do."""
+    return render_intrinsic(value)
 
 
 def as_list(value: Any) -> list[Any]:
