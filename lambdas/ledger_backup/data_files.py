@@ -97,7 +97,7 @@ def read_lines(store: BackupStore, folder: str, entry: DataFile) -> Iterator[byt
     """Yield the file's lines, then check its size, SHA-256 and line count against the manifest.
 
     The check can only finish at the end of the stream, so a caller that must not act on a
-    corrupt file reads it through first (see verify.verify_backup).
+    corrupt file reads it through first (see verify.verify_source).
     """
     where = store.location(folder + entry.key)
     raw = store.open_read(folder + entry.key)

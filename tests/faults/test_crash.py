@@ -5,20 +5,18 @@ unanswered, so the other segments' data files are in the bucket when SIGKILL arr
 the manifest is not.
 """
 
-import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from devtools.fault_proxy import FaultPolicy, ProxiedRequest, fault_proxy
-from devtools.local_aws import REPO_ROOT, LocalAws
+from devtools.local_aws import LocalAws
 from devtools.tables import scan_all
 from tests.faults.conftest import LEDGER_BOOKS
+from tests.integration.cli_runner import cli, cli_command, cli_env
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,23 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 SEGMENTS = 4
-
-
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ledger_backup", *args]
-
-
-def cli_environ(**overrides: str) -> dict[str, str]:
-    pythonpath = os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])
-    return {**os.environ, "PYTHONPATH": pythonpath, **overrides}
-
-
-def cli(*args: str, expect: int = 0) -> Any:
-    done = subprocess.run(  # noqa: S603 - our own CLI with the test's arguments
-        cli_command(*args), capture_output=True, text=True, env=cli_environ(), check=False
-    )
-    assert done.returncode == expect, done.stderr
-    return json.loads(done.stdout) if expect == 0 else done.stderr
 
 
 def is_last_segments_scan(request: ProxiedRequest) -> bool:
@@ -74,7 +55,7 @@ def test_killed_backup_is_never_listed_or_restored_and_the_next_run_starts_clean
     with fault_proxy(local_services.dynamodb_endpoint, hang_last_segment) as proxy:
         process = subprocess.Popen(  # noqa: S603 - our own CLI
             cli_command("backup", ledger_table, "--to", f"s3://{bucket}", "--segments", str(SEGMENTS)),
-            env=cli_environ(AWS_ENDPOINT_URL_DYNAMODB=proxy.url),
+            env=cli_env(AWS_ENDPOINT_URL_DYNAMODB=proxy.url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

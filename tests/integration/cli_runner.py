@@ -13,9 +13,10 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "ledger_backup", *args]
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(**overrides: str) -> dict[str, str]:
     """This process's environment (the local endpoints included) with the core on the path."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])}
+    pythonpath = os.pathsep.join([str(REPO_ROOT / "lambdas"), str(REPO_ROOT)])
+    return {**os.environ, "PYTHONPATH": pythonpath, **overrides}
 
 
 def cli(*args: str, expect: int = 0) -> Any:
