@@ -10,17 +10,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
-from ledger_backup.clients import json_encoded_requests
+from ledger_backup.clients import ITEM_TEXTS, batch_write_json, json_encoded_requests, scanned_item_texts
+from ledger_backup.codec import encode_put_request
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+Request = TypeVar("Request")
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,25 @@ def _timed(work: Callable[[], int]) -> RawResult:
 
 
 def parallel_scan(
-    dynamodb: "DynamoDBClient", table: str, segments: int, limit: int, consistent_read: bool = True
+    dynamodb: "DynamoDBClient",
+    table: str,
+    segments: int,
+    limit: int,
+    consistent_read: bool = True,
+    *,
+    as_text: bool = False,
 ) -> RawResult:
-    """Scan every segment in its own thread, counting items and dropping them."""
+    """Scan every segment in its own thread, counting items and dropping them.
+
+    `as_text` leaves every item undecoded (our client's item-text path, as the backup reads
+    them): the least client work a Scan can cost, so the closest to the engine's own limit.
+    """
 
     def scan_segment(segment: int) -> int:
+        with scanned_item_texts() if as_text else nullcontext():
+            return scan_pages(segment)
+
+    def scan_pages(segment: int) -> int:
         count = 0
         request: dict[str, Any] = {
             "TableName": table,
@@ -61,8 +79,8 @@ def parallel_scan(
             "ConsistentRead": consistent_read,
         }
         while True:
-            page = dynamodb.scan(**request)
-            count += len(page["Items"])
+            page: Any = dynamodb.scan(**request)
+            count += len(page[ITEM_TEXTS] if as_text else page["Items"])
             if "LastEvaluatedKey" not in page:
                 return count
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -79,6 +97,27 @@ def put_batches(items: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [[{"PutRequest": {"Item": item}} for item in items[i : i + 25]] for i in range(0, len(items), 25)]
 
 
+def put_request_texts(batches: Sequence[list[dict[str, Any]]]) -> list[list[bytes]]:
+    """The same batches with each PutRequest encoded as JSON text in advance, off the clock."""
+    return [[encode_put_request(request["PutRequest"]["Item"]) for request in batch] for batch in batches]
+
+
+def threaded_batch_write_texts(
+    dynamodb: "DynamoDBClient", table: str, batches: Sequence[list[bytes]], threads: int
+) -> RawResult:
+    """Like threaded_batch_write, but every request is JSON text already: nothing is encoded on the clock.
+
+    The least client work a write can cost, so the closest to the engine's own limit.
+    """
+
+    def send(pending: list[bytes]) -> list[bytes]:
+        response = batch_write_json(dynamodb, table, pending)
+        unprocessed: list[Any] = response.get("UnprocessedItems", {}).get(table, [])
+        return [encode_put_request(request["PutRequest"]["Item"]) for request in unprocessed]
+
+    return _striped_writes(batches, threads, send)
+
+
 def threaded_batch_write(
     dynamodb: "DynamoDBClient",
     table: str,
@@ -91,22 +130,31 @@ def threaded_batch_write(
 
     `json_encoded` uses our client's json fast path (it needs a client from ledger_backup.clients).
     """
+
+    def send(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with json_encoded_requests() if json_encoded else nullcontext():
+            response = dynamodb.batch_write_item(RequestItems={table: pending})  # type: ignore[dict-item]
+        unprocessed: list[dict[str, Any]] = response.get("UnprocessedItems", {}).get(table, [])  # type: ignore[assignment]
+        return unprocessed
+
+    return _striped_writes(batches, threads, send)
+
+
+def _striped_writes(
+    batches: Sequence[list[Request]], threads: int, send: Callable[[list[Request]], list[Request]]
+) -> RawResult:
+    """Each thread sends every `threads`-th batch; `send` returns what is left unprocessed, resent at once."""
     lock = threading.Lock()
     written = [0]
-
-    def encoding() -> AbstractContextManager[None]:
-        return json_encoded_requests() if json_encoded else nullcontext()
 
     def write_stripe(first: int) -> None:
         done = 0
         for requests in batches[first::threads]:
             pending = requests
             while pending:
-                with encoding():
-                    response = dynamodb.batch_write_item(RequestItems={table: pending})  # type: ignore[dict-item]
-                unprocessed = response.get("UnprocessedItems", {}).get(table, [])
+                unprocessed = send(pending)
                 done += len(pending) - len(unprocessed)
-                pending = unprocessed  # type: ignore[assignment]
+                pending = unprocessed
         with lock:
             written[0] += done
 

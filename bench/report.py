@@ -52,8 +52,9 @@ def _one(measurements: Iterable[Measurement], role: Role, size: int) -> Measurem
 
 def table(measurements: Sequence[Measurement]) -> str:
     """One row per measurement, grouped by table size."""
+    width = max((len(m.name) for m in measurements), default=20)
     header = (
-        f"{'measurement':<58} {'items':>8} {'seconds':>8} {'items/s':>8} {'MB/s':>6} "
+        f"{'measurement':<{width}} {'items':>8} {'seconds':>8} {'items/s':>8} {'MB/s':>6} "
         f"{'client ms/item':>14} {'engine ms/item':>14} {'peak RSS MB':>11}"
     )
     lines = [header, "-" * len(header)]
@@ -61,7 +62,7 @@ def table(measurements: Sequence[Measurement]) -> str:
         for m in (m for m in measurements if m.size == size):
             rss = f"{m.peak_rss_mb:.0f}" if m.peak_rss_mb is not None else "-"
             lines.append(
-                f"{m.name:<58} {m.items:>8,} {m.seconds:>8.1f} {m.items_per_second:>8.0f} "
+                f"{m.name:<{width}} {m.items:>8,} {m.seconds:>8.1f} {m.items_per_second:>8.0f} "
                 f"{m.mb_per_second:>6.2f} {m.client_cpu_ms_per_item:>14.2f} "
                 f"{m.engine_cpu_ms_per_item:>14.2f} {rss:>11}"
             )
@@ -71,10 +72,10 @@ def table(measurements: Sequence[Measurement]) -> str:
 
 
 _EXTRA_WORK = {
-    Role.BACKUP: "ours also encodes every item as a backup line, gzips it and uploads it to S3",
+    Role.BACKUP: "ours also writes every item into a backup line, gzips it and uploads it to S3",
     Role.RESTORE: (
-        "ours reads and decodes the whole backup twice (the verify pass, then the write pass) and "
-        "encodes each item again for BatchWriteItem; the raw run only encodes items built in advance"
+        "ours reads the whole backup twice (the verify pass, then the write pass), gunzipping, hashing "
+        "and parsing every line both times for its checks and keys; the raw run sends prepared requests"
     ),
 }
 
@@ -130,8 +131,8 @@ def _runbook_targets(measurements: Sequence[Measurement]) -> list[Target]:
 def _memory_why(role: Role, small: Measurement, large: Measurement) -> str:
     if role is Role.BACKUP and small.output_bytes and large.output_bytes:
         return (
-            "each scan segment buffers its gzip output up to one 8 MB S3 part, plus a copy while the part "
-            f"uploads (s3_upload.py): {small.output_bytes / 1e6:.1f} MB of gzip in all at {small.size:,} "
+            "each scan segment buffers its gzip output up to one 8 MB S3 part (s3_upload.py): "
+            f"{small.output_bytes / 1e6:.1f} MB of gzip in all at {small.size:,} "
             f"items left those buffers part-empty, {large.output_bytes / 1e6:.1f} MB at {large.size:,} "
             "filled them; they are bounded, so this is their ceiling rather than growth with the table"
         )

@@ -2,7 +2,7 @@
 
 Per table size, in this order (so every Scan reads the same table and every write goes
 into a fresh table while the engine holds nothing else):
-  raw threaded BatchWriteItem (this load creates the source table), raw parallel Scans,
+  raw threaded BatchWriteItems (the last one creates the source table), raw parallel Scans,
   our backup, the runbook's scan, then with the source dropped: our restore, the runbook's
   restore. The stock-client raw variants and the profiles run at the smallest size only,
   the runbook at one size: they are slow, and one size is enough to show them.
@@ -110,9 +110,22 @@ class Bench:
         )
         self._record(_raw(name, Role.RAW_WRITE, result, data, self.engine.seconds() - before))
 
-    def _raw_scan(self, data: Dataset, table: str, limit: int, name: str, client: Any) -> None:
+    def _raw_write_texts(self, data: Dataset, table: str) -> None:
+        """The strictest write ceiling: requests encoded before the clock starts."""
+        batches = engine.put_request_texts(engine.put_batches(data.items))
+        create_ledger_table(self.dynamodb, table)
         before = self.engine.seconds()
-        result = engine.parallel_scan(client, table, self.options.segments, limit)
+        writers = self.options.writers
+        result = engine.threaded_batch_write_texts(dynamodb_client(writers * 2), table, batches, writers)
+        name = f"raw BatchWriteItem, {writers} threads, our client (requests as text)"
+        self._record(_raw(name, Role.RAW_WRITE, result, data, self.engine.seconds() - before))
+        drop_table(self.dynamodb, table)
+
+    def _raw_scan(
+        self, data: Dataset, table: str, limit: int, name: str, client: Any, *, as_text: bool = False
+    ) -> None:
+        before = self.engine.seconds()
+        result = engine.parallel_scan(client, table, self.options.segments, limit, as_text=as_text)
         if result.items != data.count:
             raise RuntimeError(f"raw scan of {table} read {result.items} items, expected {data.count}")
         self._record(_raw(name, Role.RAW_READ, result, data, self.engine.seconds() - before))
@@ -145,6 +158,7 @@ class Bench:
                 name = f"raw BatchWriteItem, {writers} threads, {setting}"
                 self._raw_write(data, table, name, engine.raw_client(writers, validate=validate), False)
                 drop_table(self.dynamodb, table)
+        self._raw_write_texts(data, f"bench-{size}-texts")
         source = f"bench-{size}-source"
         name = f"raw BatchWriteItem, {writers} threads, our client (json encoding)"
         self._raw_write(data, source, name, dynamodb_client(writers * 2), True)
@@ -154,6 +168,8 @@ class Bench:
             self._raw_scan(data, source, limit, name, engine.raw_client(segments, validate=True))
         name = f"raw parallel Scan, {segments} segments, Limit {limit}, our client (json parsing)"
         self._raw_scan(data, source, limit, name, dynamodb_client(segments * 2))
+        name = f"raw parallel Scan, {segments} segments, Limit {limit}, our client (items as text)"
+        self._raw_scan(data, source, limit, name, dynamodb_client(segments * 2), as_text=True)
 
         backup = ours.backup(source, BUCKET, segments, data, self.engine)
         self._record(backup.measurement)

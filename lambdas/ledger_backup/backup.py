@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ledger_backup import layout
 from ledger_backup.backup_progress import PROGRESS_FOLDER, BackupProgress, SegmentProgress
 from ledger_backup.catalog import load_backup
+from ledger_backup.clients import ITEM_TEXTS, scanned_item_texts
 from ledger_backup.codec import encode_line
 from ledger_backup.data_files import DataFileWriter
 from ledger_backup.errors import BackupNotFound, CorruptBackup
@@ -328,6 +329,10 @@ class _SegmentScanner:
 
     def scan(self, segment: int, state: SegmentProgress) -> SegmentProgress:
         """Scan one segment from where it stood until it ends or a pause is asked for."""
+        with scanned_item_texts():  # each item as the JSON text DynamoDB sent: see clients
+            return self._scan(segment, state)
+
+    def _scan(self, segment: int, state: SegmentProgress) -> SegmentProgress:
         files = list(state.files)
         start_key = state.start_key
         writer: DataFileWriter | None = None
@@ -344,18 +349,18 @@ class _SegmentScanner:
             for page in self.dynamodb.get_paginator("scan").paginate(**request):
                 if self.cancel.is_set():
                     raise _Cancelled
-                items = page.get("Items", [])
-                if items:
+                lines, count = _backup_lines(page)
+                if count:
                     if writer is None:
                         name = layout.data_file_name(segment, len(files), self.invocation_id)
                         writer = DataFileWriter(
                             self.store, self.progress.folder, name, self.options.compress_level
                         )
-                    writer.write_lines("".join([encode_line(item) + "\n" for item in items]), len(items))
+                    writer.write_lines(lines, count)
                     if writer.uncompressed_bytes >= self.options.max_file_bytes:
                         files.append(self._commit(writer))
                         writer = None
-                    self.limiter.acquire(len(items))
+                    self.limiter.acquire(count)
                 start_key = page.get("LastEvaluatedKey")
                 if start_key is None or self.should_pause():
                     break
@@ -372,6 +377,19 @@ class _SegmentScanner:
         with self._lock:
             self._committed.append(self.progress.folder + entry.key)
         return entry
+
+
+def _backup_lines(page: Mapping[str, object]) -> tuple[str, int]:
+    """The page's items as backup lines and their count; the item texts go into the lines as they are."""
+    texts = page.get(ITEM_TEXTS)
+    if not isinstance(texts, list):  # a page the client parsed the usual way
+        items = page.get("Items")
+        if not isinstance(items, list):
+            return "", 0
+        return "".join([encode_line(item) + "\n" for item in items]), len(items)
+    if not texts:
+        return "", 0
+    return '{"Item":' + '}\n{"Item":'.join(texts) + "}\n", len(texts)
 
 
 def _delete_quietly(store: BackupStore, keys: list[str], what: str) -> None:

@@ -4,28 +4,31 @@ botocore's retry mode already retries throttled and failed *calls*; what it cann
 successful call that returns UnprocessedItems, so those are resent here with exponential
 backoff and full jitter. Memory stays bounded: at most two batches per thread are in flight.
 
-Items are the low-level client's (B/BS as bytes, as codec.decode_line returns them), so each
-request is encoded by the json module rather than botocore's serializer: see
-clients.json_encoded_requests (0.3 ms of client CPU per item instead of 0.8-1.6, `make bench`).
+Each write request travels as JSON text: a backup line is already a PutRequest and is sent
+as it was stored (codec.decode_stored_line), any other item is encoded once by the json
+module, never by botocore's serializer (see clients.batch_write_json; `make bench` measured
+botocore's at 0.8-1.6 ms of client CPU per item, json encoding at about 0.09, stored text at 0).
 """
 
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ledger_backup.clients import json_encoded_requests
-from ledger_backup.codec import Item
+from ledger_backup.codec import Item, encode_item, encode_put_request
 from ledger_backup.errors import CorruptBackup, LedgerBackupError
 from ledger_backup.rate_limit import RateLimiter, Unlimited
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
 BATCH_SIZE = 25  # BatchWriteItem's limit
+
+
+class BatchSender(Protocol):
+    """Sends one BatchWriteItem of JSON write requests: `partial(clients.batch_write_json, client)`."""
+
+    def __call__(self, table_name: str, write_requests: Sequence[bytes], /) -> Mapping[str, Any]: ...
 
 
 class WriteFailed(LedgerBackupError):
@@ -37,7 +40,7 @@ class ParallelBatchWriter:
 
     def __init__(
         self,
-        dynamodb: "DynamoDBClient",
+        send: BatchSender,
         table_name: str,
         key_names: Sequence[str],
         *,
@@ -50,7 +53,7 @@ class ParallelBatchWriter:
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
-        self.dynamodb = dynamodb
+        self._send_requests = send
         self.table_name = table_name
         self.key_names = tuple(key_names)
         self.max_unprocessed_retries = max_unprocessed_retries
@@ -62,7 +65,7 @@ class ParallelBatchWriter:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="batch-write")
         self._in_flight = threading.BoundedSemaphore(self._slots)
         self._lock = threading.Lock()
-        self._batch: list[dict[str, Any]] = []
+        self._batch: list[bytes] = []
         self._batch_keys: set[tuple[Any, ...]] = set()
         self._error: BaseException | None = None
         self.items_written = 0
@@ -79,8 +82,12 @@ class ParallelBatchWriter:
         else:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def put(self, item: Item) -> None:
-        """Queue one item; it is sent once its batch of 25 is full (or on close)."""
+    def put(self, item: Item, put_request: bytes | None = None) -> None:
+        """Queue one item; it is sent once its batch of 25 is full (or on close).
+
+        `put_request` is the item's PutRequest as JSON text when the caller has it already
+        (a stored backup line); otherwise the item is encoded here.
+        """
         try:
             key = tuple(next(iter(item[name].items())) for name in self.key_names)
         except (KeyError, AttributeError, StopIteration) as exc:
@@ -88,7 +95,7 @@ class ParallelBatchWriter:
         if key in self._batch_keys:
             # BatchWriteItem refuses two writes to one key in one batch; the later must win: send in order.
             self._send()
-        self._batch.append({"PutRequest": {"Item": item}})
+        self._batch.append(put_request or encode_put_request(item))
         self._batch_keys.add(key)
         if len(self._batch) == BATCH_SIZE:
             self._send()
@@ -133,15 +140,16 @@ class ParallelBatchWriter:
             else:
                 self.items_written += future.result()
 
-    def _write_batch(self, requests: list[dict[str, Any]]) -> int:
+    def _write_batch(self, requests: list[bytes]) -> int:
         total = len(requests)
         attempt = 0
         while True:
-            with json_encoded_requests():
-                response = self.dynamodb.batch_write_item(RequestItems={self.table_name: requests})  # type: ignore[dict-item]
-            requests = response.get("UnprocessedItems", {}).get(self.table_name, [])  # type: ignore[assignment]
-            if not requests:
+            response = self._send_requests(self.table_name, requests)
+            unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not unprocessed:
                 return total
+            # Sent again as DynamoDB returned them; botocore decoded B/BS to bytes, encode_item handles that.
+            requests = [encode_item(request).encode("utf-8") for request in unprocessed]
             attempt += 1
             with self._lock:
                 self.unprocessed_retries += 1

@@ -3,7 +3,8 @@
 Order of work: open the source (its manifests are cross-checked), settle the key schema,
 read every part through to verify checksums, counts, JSON and keys (nothing is written from
 a source that fails), prepare the target, then stream the items into it with parallel
-BatchWriteItem. Puts are idempotent, so a restore run twice gives the same table.
+BatchWriteItem. Puts are idempotent, so a restore run twice gives the same table. A stored
+`{"Item": ...}` line is sent as the PutRequest it is; only other formats' items are encoded.
 
 Only this tool's backups record the table's schema. For a scan document or a DynamoDB
 export the schema comes from the existing target table, or from a key schema the caller
@@ -16,9 +17,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ledger_backup.batch_write import BATCH_SIZE, ParallelBatchWriter
+from ledger_backup.clients import batch_write_json
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore_progress import RestoreJournal, RestoreProgress, new_restore_id
@@ -261,7 +264,7 @@ def _write(  # noqa: PLR0917 - private; the public functions above name every ar
     meter = ReadMeter()
     checker = KeyChecker(progress.schema)
     writer = ParallelBatchWriter(
-        dynamodb,
+        partial(batch_write_json, dynamodb),
         target_table,
         progress.schema.key_names,
         threads=options.writers,
@@ -274,11 +277,11 @@ def _write(  # noqa: PLR0917 - private; the public functions above name every ar
             for part_index in range(progress.part_index, len(source.parts)):
                 part = source.parts[part_index]
                 skip = progress.item_offset if part_index == progress.part_index else 0
-                for offset, item in enumerate(part.items(meter)):
+                for offset, (item, put_request) in enumerate(part.entries(meter)):
                     if offset < skip:
                         continue
                     checker.check(item, f"{part.location}, item {offset + 1}")
-                    writer.put(item)
+                    writer.put(item, put_request)
                     restored += 1
                     if journal is None or restored % BATCH_SIZE:
                         continue

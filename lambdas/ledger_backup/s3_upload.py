@@ -14,7 +14,13 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 
 
 class S3MultipartUpload:
-    """A write-only sink; memory is bounded by one part."""
+    """A write-only sink; its memory is one part-sized buffer, allocated once and reused.
+
+    Growing a buffer part by part would make the upload's memory depend on how much it
+    has been given (and reallocating it briefly holds two copies): a backup of a big table
+    would then peak higher than one of a small table. A fixed buffer keeps every upload at
+    the same footprint, and every part but the last at exactly `part_size` bytes.
+    """
 
     def __init__(self, client: "S3Client", bucket: str, key: str, part_size: int) -> None:
         if part_size < MIN_PART_SIZE:
@@ -23,7 +29,8 @@ class S3MultipartUpload:
         self.bucket = bucket
         self.key = key
         self.part_size = part_size
-        self._buffer = bytearray()
+        self._buffer = bytearray(part_size)
+        self._filled = 0
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._closed = False
@@ -31,9 +38,14 @@ class S3MultipartUpload:
     def write(self, data: bytes) -> int:
         if self._closed:
             raise ValueError("write to a finished upload")
-        self._buffer += data
-        if len(self._buffer) >= self.part_size:
-            self._upload_part()
+        remaining = memoryview(data).cast("B")
+        while remaining:
+            taken = remaining[: self.part_size - self._filled]
+            self._buffer[self._filled : self._filled + len(taken)] = taken
+            self._filled += len(taken)
+            remaining = remaining[len(taken) :]
+            if self._filled == self.part_size:
+                self._upload_part()
         return len(data)
 
     def flush(self) -> None:
@@ -43,11 +55,14 @@ class S3MultipartUpload:
         """Make the object visible; until this returns, nothing is under the key."""
         if self._closed:
             return
+        del self._buffer[
+            self._filled :
+        ]  # the last part is what was filled; the buffer is not needed after it
         try:
             if self._upload_id is None:
                 self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._buffer)  # type: ignore[arg-type]  # botocore sends a bytearray as is
             else:
-                if self._buffer:
+                if self._filled:
                     self._upload_part()
                 self.client.complete_multipart_upload(
                     Bucket=self.bucket,
@@ -82,4 +97,4 @@ class S3MultipartUpload:
             Body=self._buffer,  # type: ignore[arg-type]  # not bytes(): no copy of an 8 MB part
         )
         self._parts.append({"ETag": response["ETag"], "PartNumber": part_number})
-        self._buffer = bytearray()
+        self._filled = 0  # the call has returned: the buffer is free for the next part

@@ -4,7 +4,9 @@ DynamoDB Local never returns UnprocessedItems, so this narrow unit uses a stand-
 that answers like DynamoDB does when it is throttled.
 """
 
+import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -28,8 +30,9 @@ class ThrottledDynamoDB:
         self.batches: list[list[str]] = []
         self._lock = threading.Lock()
 
-    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:  # noqa: N803
-        ((table, requests),) = RequestItems.items()
+    def send(self, table: str, write_requests: Sequence[bytes]) -> dict[str, Any]:
+        """What the writer hands to clients.batch_write_json: each write request as JSON text."""
+        requests = [json.loads(text) for text in write_requests]
         keys = [r["PutRequest"]["Item"]["pk"]["S"] for r in requests]
         assert len(set(keys)) == len(keys), "DynamoDB refuses duplicate keys in one batch"
         assert len(requests) <= 25
@@ -54,7 +57,7 @@ def items(count: int, tag: str = "v") -> list[dict[str, Any]]:
 
 def test_writes_every_item_in_batches_of_25() -> None:
     client = ThrottledDynamoDB()
-    with ParallelBatchWriter(client, "t", ["pk"], threads=3) as writer:  # type: ignore[arg-type]
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=3) as writer:
         for item in items(1000):
             writer.put(item)
     assert writer.items_written == 1000
@@ -65,7 +68,7 @@ def test_writes_every_item_in_batches_of_25() -> None:
 def test_unprocessed_items_are_retried_until_written() -> None:
     client = ThrottledDynamoDB(unprocessed=7, times=5)
     delays: list[float] = []
-    with ParallelBatchWriter(client, "t", ["pk"], threads=2, sleep=delays.append) as writer:  # type: ignore[arg-type]
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=2, sleep=delays.append) as writer:
         for item in items(200):
             writer.put(item)
     assert len(client.stored) == 200
@@ -78,7 +81,7 @@ def test_unprocessed_items_are_retried_until_written() -> None:
 def test_gives_up_with_a_clear_message_when_always_throttled() -> None:
     client: Any = ThrottledDynamoDB(unprocessed=5, times=10_000, always=True)
     writer = ParallelBatchWriter(
-        client, "t", ["pk"], threads=1, max_unprocessed_retries=3, sleep=lambda _: None
+        client.send, "t", ["pk"], threads=1, max_unprocessed_retries=3, sleep=lambda _: None
     )
     for item in items(25):
         writer.put(item)
@@ -88,7 +91,7 @@ def test_gives_up_with_a_clear_message_when_always_throttled() -> None:
 
 def test_duplicate_keys_go_to_separate_batches_and_the_last_wins() -> None:
     client = ThrottledDynamoDB()
-    with ParallelBatchWriter(client, "t", ["pk"], threads=1) as writer:  # type: ignore[arg-type]
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=1) as writer:
         for item in [*items(3, "old"), *items(3, "new")]:
             writer.put(item)
     assert client.batches == [["k0", "k1", "k2"], ["k0", "k1", "k2"]]
@@ -96,7 +99,7 @@ def test_duplicate_keys_go_to_separate_batches_and_the_last_wins() -> None:
 
 
 def test_item_without_key_is_refused() -> None:
-    writer = ParallelBatchWriter(ThrottledDynamoDB(), "t", ["pk"])  # type: ignore[arg-type]
+    writer = ParallelBatchWriter(ThrottledDynamoDB().send, "t", ["pk"])
     with pytest.raises(CorruptBackup, match="lacks a valid key attribute"):
         writer.put({"other": {"S": "x"}})
     writer.close()
@@ -104,7 +107,7 @@ def test_item_without_key_is_refused() -> None:
 
 def test_flush_waits_for_every_item_put_so_far() -> None:
     client: Any = ThrottledDynamoDB(unprocessed=3, times=4)
-    writer = ParallelBatchWriter(client, "t", ["pk"], threads=3, sleep=lambda _: None)
+    writer = ParallelBatchWriter(client.send, "t", ["pk"], threads=3, sleep=lambda _: None)
     for item in items(110):  # four full batches and a partial one
         writer.put(item)
     writer.flush()
@@ -122,7 +125,7 @@ def test_rate_limiter_is_charged_per_batch() -> None:
         def acquire(self, units: int) -> None:
             charged.append(units)
 
-    writer = ParallelBatchWriter(ThrottledDynamoDB(), "t", ["pk"], limiter=Recorder())  # type: ignore[arg-type]
+    writer = ParallelBatchWriter(ThrottledDynamoDB().send, "t", ["pk"], limiter=Recorder())  # type: ignore[arg-type]
     for item in items(60):
         writer.put(item)
     writer.close()

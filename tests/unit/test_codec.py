@@ -7,7 +7,14 @@ import pytest
 
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
-from ledger_backup.codec import decode_line, encode_item, encode_line, loads_items_json
+from ledger_backup.codec import (
+    decode_line,
+    decode_stored_line,
+    encode_item,
+    encode_line,
+    encode_put_request,
+    loads_items_json,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +89,36 @@ def test_strings_starting_with_b_are_left_alone() -> None:
         "name": {"S": "Blue Moon"},
         "b": {"S": "BS"},
     }
+
+
+@pytest.mark.parametrize(
+    "item", edge_items() + list(ledger_items(3)), ids=lambda i: str(i.get("pk", i.get("book_id")))
+)
+def test_a_stored_line_is_sent_as_the_put_request_it_already_is(item: dict[str, Any]) -> None:
+    line = encode_line(item).encode("utf-8") + b"\n"
+    decoded, request = decode_stored_line(line)
+    assert decoded == item
+    assert request is not None
+    assert request == b'{"PutRequest":' + line[:-1] + b"}"  # the stored bytes, not a re-encoding
+    assert loads_items_json(request) == {"PutRequest": {"Item": item}}
+    assert request == encode_put_request(item)
+
+
+def test_a_line_with_more_than_the_item_is_read_but_not_sent_as_stored() -> None:
+    item, request = decode_stored_line(b'{"Item":{"pk":{"S":"k"}},"Keys":{"pk":{"S":"k"}}}\n')
+    assert item == {"pk": {"S": "k"}}
+    assert request is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'\xef\xbb\xbf{"Item":{"pk":{"S":"k"}}}\n',  # a byte-order mark would be spliced into the request
+        '{"Item":{"pk":{"S":"k"}}}\n'.encode("utf-16"),
+        b'{"Item":{"pk":{"S":"\xff"}}}\n',
+        b'{"Item":{"pk":{"S":"k"}}} {"Item":{}}\n',
+    ],
+)
+def test_stored_lines_must_be_exactly_one_utf8_json_object(line: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - UnicodeDecodeError and JSONDecodeError alike
+        decode_stored_line(line)

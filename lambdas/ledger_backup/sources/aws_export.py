@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ledger_backup.codec import Item, decode_line
+from ledger_backup.codec import Item, decode_stored_line
 from ledger_backup.errors import CorruptBackup
-from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind
+from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
 from ledger_backup.sources.streams import ContentStream, ObjectReader, reading
 from ledger_backup.stores import BackupStore
 
@@ -153,6 +153,10 @@ class ExportPart:
         return self.file.item_count
 
     def items(self, meter: ReadMeter | None = None) -> Iterator[Item]:
+        for item, _ in self.entries(meter):
+            yield item
+
+    def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         """The file's items; then its MD5 and line count are checked against manifest-files.json."""
         location = self.location
         reader = ObjectReader(self.store.open_read(self.file.key), hashlib.md5(usedforsecurity=False))
@@ -165,10 +169,10 @@ class ExportPart:
                         continue
                     seen += 1
                     try:
-                        item = decode_line(line)
+                        stored = decode_stored_line(line)
                     except ValueError as exc:
                         raise CorruptBackup(f"{location}, line {seen}: {exc}") from exc
-                    yield item
+                    yield stored
                 reader.drain()
         finally:
             reader.close()

@@ -15,6 +15,10 @@ from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound
 from ledger_backup.schema import TableSchema
 
+# An item, and its BatchWriteItem PutRequest as JSON text when the format stores exactly that
+# (`{"Item": ...}` lines): a restore then sends the stored text instead of encoding the item.
+StoredItem = tuple[Item, bytes | None]
+
 
 class SourceKind(StrEnum):
     LEDGER_BACKUP = "ledger-backup"  # this tool's folders: manifest.json + gzipped JSON lines
@@ -54,6 +58,10 @@ class Part(Protocol):
         (checksums, counts) raise after the last item, so read a part through before
         acting on it when it must be whole.
         """
+        ...
+
+    def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
+        """Like `items`, each with its PutRequest text when the part stores one (see StoredItem)."""
         ...
 
 

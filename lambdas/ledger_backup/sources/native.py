@@ -4,11 +4,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ledger_backup.catalog import Backup, load_backup
-from ledger_backup.codec import Item, decode_line
+from ledger_backup.codec import Item, decode_stored_line
 from ledger_backup.data_files import read_lines
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.manifest import DataFile
-from ledger_backup.sources.base import ReadMeter, Source, SourceKind
+from ledger_backup.sources.base import ReadMeter, Source, SourceKind, StoredItem
 from ledger_backup.stores import BackupStore
 
 INTEGRITY = "SHA-256, size and item count of every data file, against the manifest"
@@ -49,12 +49,16 @@ class NativePart:
         return self.entry.item_count
 
     def items(self, meter: ReadMeter | None = None) -> Iterator[Item]:
+        for item, _ in self.entries(meter):
+            yield item
+
+    def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         for number, line in enumerate(read_lines(self.store, self.folder, self.entry), start=1):
             try:
-                item = decode_line(line)
+                stored = decode_stored_line(line)
             except ValueError as exc:
                 raise CorruptBackup(f"{self.location}, line {number}: {exc}") from exc
-            yield item
+            yield stored
         if meter is not None:  # read_lines has checked that the object is exactly what the manifest says
             meter.object_bytes += self.entry.compressed_bytes
             meter.json_bytes += self.entry.uncompressed_bytes

@@ -18,7 +18,7 @@ import ijson
 
 from ledger_backup.codec import Item, item_from_document
 from ledger_backup.errors import CorruptBackup, IncompleteBackup
-from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind
+from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
 from ledger_backup.sources.streams import ContentStream, ObjectReader, reading
 from ledger_backup.stores import BackupStore
 
@@ -131,6 +131,11 @@ class ScanJsonPart:
     @property
     def expected_items(self) -> int | None:
         return self.count
+
+    def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
+        """A scan document stores no PutRequest text: the items are encoded when written."""
+        for item in self.items(meter):
+            yield item, None
 
     def items(self, meter: ReadMeter | None = None) -> Iterator[Item]:
         location = self.location
