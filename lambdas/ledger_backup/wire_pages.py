@@ -33,6 +33,21 @@ class _Page:
             raise ValueError(f"expected {character!r} at offset {self.at} of the Scan page")
         self.at += 1
 
+    def closes(self, closing: str) -> bool:
+        """Step past `closing` if it comes next (an empty object or array)."""
+        if self.skip_space() != closing:
+            return False
+        self.at += 1
+        return True
+
+    def next_entry(self, closing: str) -> bool:
+        """Step past the separator after an entry: True if another entry follows, False at `closing`."""
+        separator = self.skip_space()
+        if separator not in (",", closing):
+            raise ValueError(f"expected ',' or {closing!r} at offset {self.at} of the Scan page")
+        self.at += 1
+        return separator == ","
+
     def value(self) -> tuple[Any, int]:
         """Parse the value here; return it and where its text began."""
         self.skip_space()
@@ -51,25 +66,18 @@ def split_items(text: str, array_name: str = "Items") -> tuple[list[str], dict[s
     texts: list[str] = []
     rest: dict[str, Any] = {}
     page.expect("{")
-    if page.skip_space() == "}":
-        page.at += 1
-    else:
-        while True:
-            name, _ = page.value()
-            if not isinstance(name, str):
-                raise ValueError(f"expected a member name at offset {page.at} of the Scan page")
-            page.expect(":")
-            if name == array_name and page.skip_space() == "[":
-                page.at += 1
-                _read_objects(page, texts)
-            else:
-                rest[name], _ = page.value()
-            separator = page.skip_space()
+    more = not page.closes("}")
+    while more:
+        name, _ = page.value()
+        if not isinstance(name, str):
+            raise ValueError(f"expected a member name at offset {page.at} of the Scan page")
+        page.expect(":")
+        if name == array_name and page.skip_space() == "[":
             page.at += 1
-            if separator == "}":
-                break
-            if separator != ",":
-                raise ValueError(f"expected ',' or '}}' at offset {page.at - 1} of the Scan page")
+            _read_objects(page, texts)
+        else:
+            rest[name], _ = page.value()
+        more = page.next_entry("}")
     if page.skip_space():
         raise ValueError(f"unexpected text after the Scan page at offset {page.at}")
     return texts, rest
@@ -77,17 +85,10 @@ def split_items(text: str, array_name: str = "Items") -> tuple[list[str], dict[s
 
 def _read_objects(page: _Page, texts: list[str]) -> None:
     """Append the text of each object of the array the cursor is in, and step past its `]`."""
-    if page.skip_space() == "]":
-        page.at += 1
-        return
-    while True:
+    more = not page.closes("]")
+    while more:
         value, start = page.value()
         if not isinstance(value, dict):
             raise ValueError(f"an entry of the Scan page's items is a {type(value).__name__}, not an item")
         texts.append(page.text[start : page.at])
-        separator = page.skip_space()
-        page.at += 1
-        if separator == "]":
-            return
-        if separator != ",":
-            raise ValueError(f"expected ',' or ']' at offset {page.at - 1} of the Scan page")
+        more = page.next_entry("]")
