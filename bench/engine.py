@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from ledger_backup.clients import ITEM_TEXTS, batch_write_json, json_encoded_requests, scanned_item_texts
-from ledger_backup.codec import encode_put_request
+from ledger_backup.clients import ITEM_TEXTS, json_batch_sender, json_encoded_requests, scanned_item_texts
+from ledger_backup.codec import encode_put_request, encode_write_request
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -110,10 +110,12 @@ def threaded_batch_write_texts(
     The least client work a write can cost, so the closest to the engine's own limit.
     """
 
+    send_json = json_batch_sender(dynamodb)
+
     def send(pending: list[bytes]) -> list[bytes]:
-        response = batch_write_json(dynamodb, table, pending)
+        response = send_json(table, pending)
         unprocessed: list[Any] = response.get("UnprocessedItems", {}).get(table, [])
-        return [encode_put_request(request["PutRequest"]["Item"]) for request in unprocessed]
+        return [encode_write_request(request) for request in unprocessed]
 
     return _striped_writes(batches, threads, send)
 

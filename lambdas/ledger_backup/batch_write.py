@@ -5,8 +5,8 @@ successful call that returns UnprocessedItems, so those are resent here with exp
 backoff and full jitter. Memory stays bounded: at most two batches per thread are in flight.
 
 Each write request travels as JSON text: a backup line is already a PutRequest and is sent
-as it was stored (codec.decode_stored_line), any other item is encoded once by the json
-module, never by botocore's serializer (see clients.batch_write_json; `make bench` measured
+as it was stored (codec.put_request_from_line), any other item is encoded once by the json
+module, never by botocore's serializer (see clients.json_batch_sender; `make bench` measured
 botocore's at 0.8-1.6 ms of client CPU per item, json encoding at about 0.09, stored text at 0).
 """
 
@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Protocol
 
-from ledger_backup.codec import Item, encode_item, encode_put_request
+from ledger_backup.codec import Item, encode_put_request, encode_write_request, put_request_from_line
 from ledger_backup.errors import CorruptBackup, LedgerBackupError
 from ledger_backup.rate_limit import RateLimiter, Unlimited
 
@@ -26,7 +26,7 @@ BATCH_SIZE = 25  # BatchWriteItem's limit
 
 
 class BatchSender(Protocol):
-    """Sends one BatchWriteItem of JSON write requests: `partial(clients.batch_write_json, client)`."""
+    """Sends one BatchWriteItem of JSON write requests: `clients.json_batch_sender(client)`."""
 
     def __call__(self, table_name: str, write_requests: Sequence[bytes], /) -> Mapping[str, Any]: ...
 
@@ -82,11 +82,11 @@ class ParallelBatchWriter:
         else:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def put(self, item: Item, put_request: bytes | None = None) -> None:
+    def put(self, item: Item, stored_line: bytes | None = None) -> None:
         """Queue one item; it is sent once its batch of 25 is full (or on close).
 
-        `put_request` is the item's PutRequest as JSON text when the caller has it already
-        (a stored backup line); otherwise the item is encoded here.
+        `stored_line` is the item's `{"Item": ...}` line when the caller has it (see
+        codec.decode_stored_line): it is sent as it is; otherwise the item is encoded here.
         """
         try:
             key = tuple(next(iter(item[name].items())) for name in self.key_names)
@@ -95,7 +95,9 @@ class ParallelBatchWriter:
         if key in self._batch_keys:
             # BatchWriteItem refuses two writes to one key in one batch; the later must win: send in order.
             self._send()
-        self._batch.append(put_request or encode_put_request(item))
+        self._batch.append(
+            put_request_from_line(stored_line) if stored_line is not None else encode_put_request(item)
+        )
         self._batch_keys.add(key)
         if len(self._batch) == BATCH_SIZE:
             self._send()
@@ -149,7 +151,7 @@ class ParallelBatchWriter:
             if not unprocessed:
                 return total
             # Sent again as DynamoDB returned them; botocore decoded B/BS to bytes, encode_item handles that.
-            requests = [encode_item(request).encode("utf-8") for request in unprocessed]
+            requests = [encode_write_request(request) for request in unprocessed]
             attempt += 1
             with self._lock:
                 self.unprocessed_retries += 1

@@ -17,7 +17,7 @@ event handlers move that work to the json module, with the same result:
   with `codec.encode_item` and botocore serializes (and validates) a one-request placeholder
   whose body is then replaced. Opt-in, because botocore also accepts non-canonical input
   (a B value given as str, sets for SS) that it would encode differently; callers that
-  pass items as the client returns them (B/BS as bytes) may use it. `batch_write_json`
+  pass items as the client returns them (B/BS as bytes) may use it. `json_batch_sender`
   goes one step further and sends write requests that are JSON text already (a backup
   line is a PutRequest), so a restore does not encode its items at all.
 Signing, retries, endpoint resolution and the CRC32 check on responses stay botocore's.
@@ -25,8 +25,9 @@ Signing, retries, endpoint resolution and the CRC32 check on responses stay boto
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -111,15 +112,26 @@ def scanned_item_texts() -> Iterator[None]:
         _item_texts.enabled = False
 
 
-def batch_write_json(
+def json_batch_sender(
+    dynamodb: "DynamoDBClient",
+) -> Callable[[str, Sequence[bytes]], "BatchWriteItemOutputTypeDef"]:
+    """`send(table_name, write_requests)`: BatchWriteItem of requests that are JSON text already.
+
+    Any client will do, not only dynamodb_client()'s: the handlers are installed on it here,
+    once (installing costs about 0.1 ms, too much to repeat for every batch).
+    """
+    _install_json_handlers(dynamodb)
+    return partial(_batch_write_json, dynamodb)
+
+
+def _batch_write_json(
     dynamodb: "DynamoDBClient", table_name: str, write_requests: Sequence[bytes]
 ) -> "BatchWriteItemOutputTypeDef":
-    """BatchWriteItem with write requests that are already JSON text, such as `{"PutRequest":{"Item":...}}`.
+    """One BatchWriteItem with write requests such as `{"PutRequest":{"Item":...}}` as JSON text.
 
     The caller vouches for the text: each entry one JSON object (parsed and checked before it
     got here), so that the request is exactly the list given. The response is botocore's.
     """
-    _install_json_handlers(dynamodb)  # any client will do, not only dynamodb_client()'s
     body = b"".join(
         (b'{"RequestItems":{', json.dumps(table_name).encode(), b":[", b",".join(write_requests), b"]}}")
     )
@@ -160,7 +172,7 @@ def _encode_with_json(params: dict[str, Any], context: dict[str, Any], **_: Any)
     if not isinstance(request_items, dict):
         return None
     prepared = getattr(_json_requests, "body", None)
-    if prepared is not None:  # batch_write_json: already a placeholder, the body is ready
+    if prepared is not None:  # _batch_write_json: already a placeholder, the body is ready
         context[_BODY] = prepared
         return None
     if not getattr(_json_requests, "enabled", False):

@@ -39,8 +39,18 @@ def encode_line(item: Item) -> str:
 
 
 def encode_put_request(item: Item) -> bytes:
-    """A BatchWriteItem PutRequest for the item, as JSON text (what `decode_stored_line` returns)."""
-    return _ENCODER.encode({"PutRequest": {"Item": item}}).encode("utf-8")
+    """A BatchWriteItem PutRequest for the item, as JSON text."""
+    return encode_write_request({"PutRequest": {"Item": item}})
+
+
+def encode_write_request(request: dict[str, Any]) -> bytes:
+    """A BatchWriteItem write request (put or delete) as JSON text, e.g. one left unprocessed."""
+    return _ENCODER.encode(request).encode("utf-8")
+
+
+def put_request_from_line(line: bytes) -> bytes:
+    """The PutRequest a stored `{"Item": ...}` line already is (see `decode_stored_line`), as JSON text."""
+    return b'{"PutRequest":' + line.rstrip() + b"}"
 
 
 def encode_item(item: Item) -> str:
@@ -97,18 +107,17 @@ def _line_document(line: str | bytes) -> dict[str, Any]:
 
 
 def decode_stored_line(line: bytes) -> tuple[Item, bytes | None]:
-    """Parse one stored `{"Item": {...}}` line; also return it as a PutRequest when it is exactly that.
+    """Parse one stored `{"Item": {...}}` line; also return the line when it is exactly that.
 
     A backup line *is* the JSON of a BatchWriteItem PutRequest, so a restore can send it as
-    it is instead of encoding the item again (`make bench`: encoding was the largest share
-    of restore CPU). The request is given only for a line that parsed whole as one JSON
-    object whose one member is "Item", so the spliced text cannot change the request around it.
-    Raises ValueError like `decode_line`.
+    it is (`put_request_from_line`) instead of encoding the item again (`make bench`:
+    encoding was the largest share of restore CPU). The line is given back only when it
+    parsed whole as one JSON object whose one member is "Item", so the spliced text cannot
+    change the request around it. Raises ValueError like `decode_line`.
     """
     document = _line_document(line.decode("utf-8"))  # strict UTF-8: no encoding guessed for spliced bytes
-    request = b'{"PutRequest":' + line.rstrip() + b"}" if len(document) == 1 else None
     item: Item = document["Item"]
-    return item, request
+    return item, line if len(document) == 1 else None
 
 
 class _BadValue(ValueError):

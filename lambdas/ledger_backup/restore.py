@@ -17,11 +17,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ledger_backup.batch_write import BATCH_SIZE, ParallelBatchWriter
-from ledger_backup.clients import batch_write_json
+from ledger_backup.clients import json_batch_sender
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore_progress import RestoreJournal, RestoreProgress, new_restore_id
@@ -264,7 +263,7 @@ def _write(  # noqa: PLR0917 - private; the public functions above name every ar
     meter = ReadMeter()
     checker = KeyChecker(progress.schema)
     writer = ParallelBatchWriter(
-        partial(batch_write_json, dynamodb),
+        json_batch_sender(dynamodb),
         target_table,
         progress.schema.key_names,
         threads=options.writers,
@@ -277,11 +276,11 @@ def _write(  # noqa: PLR0917 - private; the public functions above name every ar
             for part_index in range(progress.part_index, len(source.parts)):
                 part = source.parts[part_index]
                 skip = progress.item_offset if part_index == progress.part_index else 0
-                for offset, (item, put_request) in enumerate(part.entries(meter)):
+                for offset, (item, stored_line) in enumerate(part.entries(meter)):
                     if offset < skip:
                         continue
                     checker.check(item, f"{part.location}, item {offset + 1}")
-                    writer.put(item, put_request)
+                    writer.put(item, stored_line)
                     restored += 1
                     if journal is None or restored % BATCH_SIZE:
                         continue

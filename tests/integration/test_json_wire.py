@@ -6,7 +6,6 @@ lines as write requests, so both must carry exactly what botocore's own paths wo
 
 import gzip
 import json
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from devtools.edge_items import edge_items
 from devtools.tables import create_table, load_items, scan_all
 from ledger_backup.backup import BackupOptions, run_backup
-from ledger_backup.clients import ITEM_TEXTS, batch_write_json, dynamodb_client, scanned_item_texts
+from ledger_backup.clients import ITEM_TEXTS, dynamodb_client, json_batch_sender, scanned_item_texts
 from ledger_backup.codec import decode_line, encode_put_request, loads_items_json
 from ledger_backup.stores import S3Store
 
@@ -78,14 +77,15 @@ def test_backup_lines_are_the_same_items_with_or_without_the_text_path(
 def test_write_requests_sent_as_text_store_what_botocore_would(
     dynamodb: "DynamoDBClient", unique_name: str
 ) -> None:
-    """Any client will do: batch_write_json installs its handlers on a plain boto3 client too."""
+    """Any client will do: json_batch_sender installs its handlers on a plain boto3 client too."""
     as_text, by_botocore = f"wire-{unique_name}", f"wire-{unique_name}-botocore"
     for table in (as_text, by_botocore):
         create_table(dynamodb, table, hash_key="pk")
     items = edge_items()
+    send = json_batch_sender(dynamodb)
     for start in range(0, len(items), 25):
         requests = [encode_put_request(item) for item in items[start : start + 25]]
-        assert batch_write_json(dynamodb, as_text, requests).get("UnprocessedItems") == {}
+        assert send(as_text, requests).get("UnprocessedItems") == {}
     load_items(dynamodb, by_botocore, items)  # the client's own serializer, untouched by the handlers
     stored = scan_all(dynamodb, as_text)
     assert stored == scan_all(dynamodb, by_botocore)
@@ -98,8 +98,8 @@ def test_a_refused_text_request_fails_like_any_other_call(
     table = f"wire-{unique_name}"
     create_table(dynamodb, table, hash_key="pk")
     twice = encode_put_request({"pk": {"S": "same"}})
+    send = json_batch_sender(dynamodb)
     with pytest.raises(dynamodb.exceptions.ClientError, match="duplicates"):
-        batch_write_json(dynamodb, table, [twice, twice])
-    send = partial(batch_write_json, dynamodb, table)
-    send([json.dumps({"PutRequest": {"Item": {"pk": {"S": "after"}}}}).encode()])
+        send(table, [twice, twice])
+    send(table, [json.dumps({"PutRequest": {"Item": {"pk": {"S": "after"}}}}).encode()])
     assert set(scan_all(dynamodb, table)) == {"after"}

@@ -14,6 +14,7 @@ from ledger_backup.codec import (
     encode_line,
     encode_put_request,
     loads_items_json,
+    put_request_from_line,
 )
 
 
@@ -96,18 +97,19 @@ def test_strings_starting_with_b_are_left_alone() -> None:
 )
 def test_a_stored_line_is_sent_as_the_put_request_it_already_is(item: dict[str, Any]) -> None:
     line = encode_line(item).encode("utf-8") + b"\n"
-    decoded, request = decode_stored_line(line)
+    decoded, stored_line = decode_stored_line(line)
     assert decoded == item
-    assert request is not None
+    assert stored_line is not None
+    request = put_request_from_line(stored_line)
     assert request == b'{"PutRequest":' + line[:-1] + b"}"  # the stored bytes, not a re-encoding
     assert loads_items_json(request) == {"PutRequest": {"Item": item}}
     assert request == encode_put_request(item)
 
 
 def test_a_line_with_more_than_the_item_is_read_but_not_sent_as_stored() -> None:
-    item, request = decode_stored_line(b'{"Item":{"pk":{"S":"k"}},"Keys":{"pk":{"S":"k"}}}\n')
+    item, stored_line = decode_stored_line(b'{"Item":{"pk":{"S":"k"}},"Keys":{"pk":{"S":"k"}}}\n')
     assert item == {"pk": {"S": "k"}}
-    assert request is None
+    assert stored_line is None
 
 
 @pytest.mark.parametrize(

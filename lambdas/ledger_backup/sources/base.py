@@ -15,8 +15,8 @@ from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound
 from ledger_backup.schema import TableSchema
 
-# An item, and its BatchWriteItem PutRequest as JSON text when the format stores exactly that
-# (`{"Item": ...}` lines): a restore then sends the stored text instead of encoding the item.
+# An item, and its stored line when the format stores it as exactly `{"Item": ...}`: that
+# line is a BatchWriteItem PutRequest already, which a restore sends instead of encoding the item.
 StoredItem = tuple[Item, bytes | None]
 
 
@@ -61,7 +61,7 @@ class Part(Protocol):
         ...
 
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
-        """Like `items`, each with its PutRequest text when the part stores one (see StoredItem)."""
+        """Like `items`, each with its stored line when that is a PutRequest (see StoredItem)."""
         ...
 
 
