@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from ledger_backup.clients import ITEM_TEXTS, json_batch_sender, json_encoded_requests, scanned_item_texts
+from ledger_backup.aws.clients import ITEM_TEXTS, json_batch_sender, json_encoded_requests, scanned_item_texts
 from ledger_backup.codec import encode_put_request, encode_write_request
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def threaded_batch_write(
 ) -> RawResult:
     """Each thread sends every `threads`-th batch; unprocessed items are resent at once.
 
-    `json_encoded` uses our client's json fast path (it needs a client from ledger_backup.clients).
+    `json_encoded` uses our client's json fast path (it needs a client from ledger_backup.aws.clients).
     """
 
     def send(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ from bench.processes import ServerCpu
 from bench.profiling import Profile, profile_command
 from bench.workloads import Dataset, build_items, count_items, create_ledger_table, dataset, drop_table
 from devtools.local_aws import aws_environ, local_aws
-from ledger_backup.backup import scan_page_size
-from ledger_backup.clients import dynamodb_client
+from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.aws.tables import scan_page_size
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger_backup.codec import encode_line
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
 
 DEFAULT_TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/jsmith-pipeline-ledger"
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"

@@ -9,10 +9,16 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ledger_backup.backup import BackupInProgress, BackupOptions, BackupResult, resume_backup, start_backup
-from ledger_backup.clients import dynamodb_client, s3_client
+from ledger_backup.aws.clients import dynamodb_client, s3_client
+from ledger_backup.backup.run import (
+    BackupInProgress,
+    BackupOptions,
+    BackupResult,
+    resume_backup,
+    start_backup,
+)
 from ledger_backup.errors import InvalidRequest
-from ledger_backup.stores import S3Store
+from ledger_backup.storage.stores import S3Store
 from runtime import continuation
 from runtime.events import parse_backup_trigger
 from runtime.observability import logger, metrics, tracer

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ledger_backup.clients import dynamodb_client, s3_client
+from ledger_backup.aws.clients import dynamodb_client, s3_client
 from ledger_backup.errors import CorruptBackup, IncompleteBackup, InvalidRequest
-from ledger_backup.restore import (
+from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.run import (
     RestoreInProgress,
     RestoreOptions,
     RestoreResult,
@@ -25,11 +26,9 @@ from ledger_backup.restore import (
     resume_restore,
     start_restore,
 )
-from ledger_backup.restore_progress import RestoreJournal
-from ledger_backup.schema import TableSchema
+from ledger_backup.schema import TableSchema, key_schema_from_json
 from ledger_backup.sources import LATEST, Source, open_latest, open_source
-from ledger_backup.sources.key_schema import key_schema_from_json
-from ledger_backup.stores import S3Store
+from ledger_backup.storage.stores import S3Store
 from runtime import continuation
 from runtime.events import (
     ContinuationEvent,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from ledger_backup import layout
 from ledger_backup.errors import BackupNotFound, IncompleteBackup
 from ledger_backup.manifest import Manifest
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from ledger_backup.backup import BackupOptions, run_backup
+from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.backup.run import BackupOptions, run_backup
+from ledger_backup.backup.scan_json_writer import write_scan_json
 from ledger_backup.catalog import list_backups
-from ledger_backup.clients import dynamodb_client
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
-from ledger_backup.locations import backup_source, file_destination, parse_location
-from ledger_backup.restore import (
+from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.run import (
     RestoreInProgress,
     RestoreOptions,
     RestoreResult,
@@ -27,13 +28,11 @@ from ledger_backup.restore import (
     resume_restore,
     start_restore,
 )
-from ledger_backup.restore_progress import RestoreJournal
-from ledger_backup.schema import TableSchema
+from ledger_backup.restore.verify import compare_with_table, verify_source
+from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
-from ledger_backup.sources.key_schema import key_from_text, key_schema_from_json
-from ledger_backup.sources.scan_json_writer import write_scan_json
-from ledger_backup.stores import BackupStore
-from ledger_backup.verify import compare_with_table, verify_source
+from ledger_backup.storage.locations import backup_source, file_destination, parse_location
+from ledger_backup.storage.stores import BackupStore
 
 DEFAULT_S3_PREFIX = "backups/"
 LEDGER_FORMAT = "ledger-backup"

@@ -33,7 +33,7 @@ from devtools.fault_proxy import (
 )
 from devtools.local_aws import LOOPBACK, LocalAws
 from devtools.tables import create_table, scan_all
-from ledger_backup.clients import dynamodb_client, s3_client
+from ledger_backup.aws.clients import dynamodb_client, s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

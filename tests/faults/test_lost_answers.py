@@ -17,11 +17,11 @@ import restore_handler
 from devtools.fault_proxy import Fault, FaultPolicy
 from devtools.sample_events import scheduled_event
 from devtools.tables import create_table, load_items, scan_all
-from ledger_backup.backup import BackupOptions, run_backup
+from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.catalog import list_backups
-from ledger_backup.clients import dynamodb_client
-from ledger_backup.restore import run_restore
-from ledger_backup.stores import LocalStore, S3Store
+from ledger_backup.restore.run import run_restore
+from ledger_backup.storage.stores import LocalStore, S3Store
 from tests.faults.conftest import LEDGER_BOOKS, Proxies
 
 if TYPE_CHECKING:

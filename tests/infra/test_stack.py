@@ -9,8 +9,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.config import EnvironmentConfig
-from ledger_backup.restore_progress import RestoreJournal
-from ledger_backup.stores import LocalStore
+from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.storage.stores import LocalStore
 from tests.infra import cfn
 from tests.infra.conftest import ADOPTED, Synthesized
 

@@ -31,7 +31,7 @@ def small_pages(
         function_env(table)
         monkeypatch.setenv("SCAN_SEGMENTS", "2")
         monkeypatch.setenv("CONTINUATION_MARGIN_SECONDS", str(MARGIN_SECONDS))
-        monkeypatch.setattr("ledger_backup.backup.scan_page_size", lambda _table: 20)
+        monkeypatch.setattr("ledger_backup.backup.run.scan_page_size", lambda _table: 20)
 
     return configure
 

@@ -8,11 +8,11 @@ import pytest
 
 from devtools.ledger_items import ledger_items
 from devtools.tables import create_table, load_items, scan_all
-from ledger_backup.backup import BackupOptions, run_backup
+from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.catalog import list_backups
-from ledger_backup.restore import run_restore
-from ledger_backup.s3_upload import S3MultipartUpload
-from ledger_backup.stores import S3Store, Upload
+from ledger_backup.restore.run import run_restore
+from ledger_backup.storage.s3_upload import S3MultipartUpload
+from ledger_backup.storage.stores import S3Store, Upload
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -21,9 +21,9 @@ from devtools.ledger_items import ledger_items
 from devtools.legacy_formats import write_aws_export, write_scan_json
 from devtools.local_aws import LocalAws
 from devtools.tables import create_table, load_items, scan_all
+from ledger_backup.aws.tables import table_items
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
-from ledger_backup.sources.table import table_items
-from ledger_backup.stores import S3Store
+from ledger_backup.storage.stores import S3Store
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

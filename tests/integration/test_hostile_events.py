@@ -20,9 +20,9 @@ from devtools.lambda_context import FakeLambdaContext
 from devtools.ledger_items import ledger_items
 from devtools.local_aws import LocalAws
 from devtools.tables import create_table, drop_table, load_items
-from ledger_backup.backup import run_backup
+from ledger_backup.backup.run import run_backup
 from ledger_backup.errors import InvalidRequest
-from ledger_backup.stores import S3Store
+from ledger_backup.storage.stores import S3Store
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -12,10 +12,10 @@ import pytest
 
 from devtools.edge_items import edge_items
 from devtools.tables import create_table, load_items, scan_all
-from ledger_backup.backup import BackupOptions, run_backup
-from ledger_backup.clients import ITEM_TEXTS, dynamodb_client, json_batch_sender, scanned_item_texts
+from ledger_backup.aws.clients import ITEM_TEXTS, dynamodb_client, json_batch_sender, scanned_item_texts
+from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.codec import decode_line, encode_put_request, loads_items_json
-from ledger_backup.stores import S3Store
+from ledger_backup.storage.stores import S3Store
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

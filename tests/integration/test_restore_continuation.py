@@ -10,11 +10,11 @@ import restore_handler
 from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
-from ledger_backup.clients import dynamodb_client, s3_client
-from ledger_backup.restore import RestoreOptions, start_restore
-from ledger_backup.restore_progress import RestoreJournal
+from ledger_backup.aws.clients import dynamodb_client, s3_client
+from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.run import RestoreOptions, start_restore
 from ledger_backup.sources import open_source
-from ledger_backup.stores import S3Store
+from ledger_backup.storage.stores import S3Store
 from tests.integration.chains import deliver_twice_interleaved
 
 if TYPE_CHECKING:

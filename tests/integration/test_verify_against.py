@@ -18,8 +18,8 @@ from devtools.legacy_formats import scan_json_document, write_aws_export
 from devtools.local_aws import LocalAws
 from devtools.tables import create_table, load_items
 from ledger_backup import cli
-from ledger_backup.sources.table import table_items
-from ledger_backup.stores import LocalStore
+from ledger_backup.aws.tables import table_items
+from ledger_backup.storage.stores import LocalStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ledger_backup.batch_write import ParallelBatchWriter, WriteFailed
 from ledger_backup.errors import CorruptBackup
+from ledger_backup.restore.batch_write import ParallelBatchWriter, WriteFailed
 
 
 class ThrottledDynamoDB:

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools.tables import create_table, load_items, scan_all
-from ledger_backup.backup import BackupOptions, run_backup
-from ledger_backup.clients import dynamodb_client
+from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.aws.wire_pages import split_items
+from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.codec import decode_line, encode_line, loads_items_json
-from ledger_backup.restore import run_restore
-from ledger_backup.stores import S3Store
-from ledger_backup.wire_pages import split_items
+from ledger_backup.restore.run import run_restore
+from ledger_backup.storage.stores import S3Store
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

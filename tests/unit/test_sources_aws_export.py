@@ -12,10 +12,10 @@ from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
 from devtools.legacy_formats import write_aws_export
 from ledger_backup.errors import CorruptBackup
+from ledger_backup.restore.verify import verify_source
 from ledger_backup.sources import NotABackup, Source, SourceKind, open_source
 from ledger_backup.sources.aws_export import ExportPart
-from ledger_backup.stores import LocalStore
-from ledger_backup.verify import verify_source
+from ledger_backup.storage.stores import LocalStore
 
 ITEMS = edge_items() + list(ledger_items(30))
 

@@ -10,14 +10,14 @@ import pytest
 from devtools.edge_items import edge_items
 from devtools.legacy_formats import write_aws_export, write_scan_json
 from ledger_backup import layout
+from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.codec import encode_line
-from ledger_backup.data_files import DataFileWriter
 from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup
 from ledger_backup.manifest import Manifest
+from ledger_backup.restore.verify import verify_source
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources import NotABackup, SourceKind, open_latest, open_source
-from ledger_backup.stores import LocalStore
-from ledger_backup.verify import verify_source
+from ledger_backup.storage.stores import LocalStore
 
 SCHEMA = TableSchema(
     key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -25,7 +25,7 @@ SCHEMA = TableSchema(
 )
 
 
-def write_native(
+def write_ledger_backup(
     store: LocalStore, items: list[dict[str, Any]], when: datetime, table: str = "ledger"
 ) -> str:
     """A ledger-backup folder as the backup engine leaves it; returns the manifest's key."""
@@ -52,7 +52,7 @@ def store(tmp_path: Path) -> LocalStore:
 
 def test_each_kind_is_detected(store: LocalStore) -> None:
     items = edge_items()
-    manifest_key = write_native(store, items, datetime(2026, 2, 14, tzinfo=UTC))
+    manifest_key = write_ledger_backup(store, items, datetime(2026, 2, 14, tzinfo=UTC))
     write_scan_json(store, "old/dynamodb_backup_2026-02-14.json", items)
     write_scan_json(store, "old/renamed.txt", items, compress=True)  # gzip found by its magic bytes
     summary_key = write_aws_export(store, items, prefix="exports/")
@@ -75,7 +75,7 @@ def test_each_kind_is_detected(store: LocalStore) -> None:
 
 
 def test_data_file_given_instead_of_its_manifest(store: LocalStore) -> None:
-    manifest_key = write_native(store, edge_items(), datetime(2026, 2, 14, tzinfo=UTC))
+    manifest_key = write_ledger_backup(store, edge_items(), datetime(2026, 2, 14, tzinfo=UTC))
     data_key = manifest_key.removesuffix(layout.MANIFEST_NAME) + "data/segment-0000-part-0000.json.gz"
     with pytest.raises(NotABackup, match=r"is a single data file .* give the backup's manifest\.json"):
         open_source(store, data_key)
@@ -105,11 +105,11 @@ def test_items_are_checked_against_the_key_schema(store: LocalStore) -> None:
 
 
 def test_latest_is_the_newest_complete_backup(store: LocalStore) -> None:
-    write_native(store, edge_items()[:2], datetime(2026, 2, 13, tzinfo=UTC))
-    newest = write_native(store, edge_items()[:3], datetime(2026, 2, 14, tzinfo=UTC))
+    write_ledger_backup(store, edge_items()[:2], datetime(2026, 2, 13, tzinfo=UTC))
+    newest = write_ledger_backup(store, edge_items()[:3], datetime(2026, 2, 14, tzinfo=UTC))
     unfinished = layout.backup_folder("backups/", "ledger", datetime(2026, 2, 15, tzinfo=UTC))
     store.put(unfinished + "data/segment-0000-part-0000.json.gz", gzip.compress(b""))
-    write_native(store, edge_items(), datetime(2026, 2, 16, tzinfo=UTC), table="ledger-restored")
+    write_ledger_backup(store, edge_items(), datetime(2026, 2, 16, tzinfo=UTC), table="ledger-restored")
     source = open_latest(store, "backups/", "ledger")
     assert source.location == store.location(newest)
     assert source.expected_items == 3
@@ -120,8 +120,8 @@ def test_latest_is_the_newest_complete_backup(store: LocalStore) -> None:
 
 
 def test_latest_with_a_corrupt_newest_manifest_says_so(store: LocalStore) -> None:
-    write_native(store, edge_items()[:2], datetime(2026, 2, 13, tzinfo=UTC))
-    newest = write_native(store, edge_items()[:3], datetime(2026, 2, 14, tzinfo=UTC))
+    write_ledger_backup(store, edge_items()[:2], datetime(2026, 2, 13, tzinfo=UTC))
+    newest = write_ledger_backup(store, edge_items()[:3], datetime(2026, 2, 14, tzinfo=UTC))
     store.put(newest, b"{}")
     with pytest.raises(CorruptBackup, match="is not a ledger-backup manifest"):
         open_latest(store, "backups/", "ledger")

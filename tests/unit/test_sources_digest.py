@@ -8,7 +8,7 @@ import pytest
 
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
-from ledger_backup.sources.digest import ContentDigest, canonical_number
+from ledger_backup.restore.digest import ContentDigest, canonical_number
 
 ITEMS = edge_items() + list(ledger_items(20))
 

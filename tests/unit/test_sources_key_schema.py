@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from ledger_backup.errors import InvalidRequest
-from ledger_backup.sources.key_schema import key_from_text, key_schema_from_json
+from ledger_backup.schema import key_from_text, key_schema_from_json
 from runtime.events import RestoreRequest, parse_event
 
 HASH = {"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}

@@ -15,9 +15,9 @@ from devtools.ledger_items import ledger_items
 from devtools.legacy_formats import scan_json_document, write_scan_json
 from ledger_backup.codec import item_from_document
 from ledger_backup.errors import CorruptBackup, IncompleteBackup
+from ledger_backup.restore.verify import verify_source
 from ledger_backup.sources import NotABackup, ReadMeter, Source, SourceKind, open_source
-from ledger_backup.stores import LocalStore
-from ledger_backup.verify import verify_source
+from ledger_backup.storage.stores import LocalStore
 
 ITEMS = edge_items() + list(ledger_items(30))
 

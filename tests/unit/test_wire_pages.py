@@ -7,8 +7,8 @@ import pytest
 
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
+from ledger_backup.aws.wire_pages import split_items
 from ledger_backup.codec import encode_item, loads_items_json
-from ledger_backup.wire_pages import split_items
 
 ITEMS: list[dict[str, Any]] = edge_items() + list(ledger_items(5))
 

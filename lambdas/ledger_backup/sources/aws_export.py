@@ -22,8 +22,8 @@ from typing import Any
 from ledger_backup.codec import Item, decode_stored_line
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
-from ledger_backup.sources.streams import ContentStream, ObjectReader, reading
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
+from ledger_backup.storage.streams import ContentStream, ObjectReader, reading
 
 SUMMARY_NAME = "manifest-summary.json"
 FILES_NAME = "manifest-files.json"

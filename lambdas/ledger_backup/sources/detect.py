@@ -11,10 +11,10 @@ from ledger_backup import layout
 from ledger_backup.catalog import latest_backup
 from ledger_backup.sources.aws_export import SUMMARY_NAME, open_aws_export
 from ledger_backup.sources.base import NotABackup, Source
-from ledger_backup.sources.native import native_source, open_native
+from ledger_backup.sources.ledger import ledger_source, open_ledger
 from ledger_backup.sources.scan_json import open_scan_json
-from ledger_backup.sources.streams import ContentStream, ObjectReader, reading
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
+from ledger_backup.storage.streams import ContentStream, ObjectReader, reading
 
 LATEST = "latest"
 _SNIFF_BYTES = 64 * 1024
@@ -36,17 +36,17 @@ def open_source(store: BackupStore, key: str) -> Source:
     if name == layout.MANIFEST_NAME or not key or key.endswith("/"):
         if key.endswith("/") and store.exists(key + SUMMARY_NAME):
             return open_aws_export(store, key + SUMMARY_NAME)
-        return open_native(store, key)
+        return open_ledger(store, key)
     if not store.exists(key):
         if store.exists(f"{key}/{SUMMARY_NAME}"):
             return open_aws_export(store, f"{key}/{SUMMARY_NAME}")
-        return open_native(store, key)  # a backup folder named without its slash, or nothing at all
+        return open_ledger(store, key)  # a backup folder named without its slash, or nothing at all
     return _open_by_content(store, key)
 
 
 def open_latest(store: BackupStore, prefix: str, table_name: str) -> Source:
     """The newest complete backup of `table_name` under `prefix` (this tool's backups only)."""
-    return native_source(store, latest_backup(store, prefix, table_name))
+    return ledger_source(store, latest_backup(store, prefix, table_name))
 
 
 def _top_level_keys(store: BackupStore, key: str) -> tuple[str, list[str]]:

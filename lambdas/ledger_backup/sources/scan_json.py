@@ -19,8 +19,8 @@ import ijson
 from ledger_backup.codec import Item, item_from_document
 from ledger_backup.errors import CorruptBackup, IncompleteBackup
 from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
-from ledger_backup.sources.streams import ContentStream, ObjectReader, reading
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
+from ledger_backup.storage.streams import ContentStream, ObjectReader, reading
 
 ITEMS_PREFIX = "Items.item"
 _SUMMARY_PREFIXES = frozenset({"", "Items", "Count", "ScannedCount", "NextToken", "LastEvaluatedKey"})

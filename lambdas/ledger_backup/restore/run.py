@@ -19,19 +19,18 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ledger_backup.batch_write import BATCH_SIZE, ParallelBatchWriter
-from ledger_backup.clients import json_batch_sender
+from ledger_backup.aws.clients import json_batch_sender
+from ledger_backup.aws.tables import describe_table
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
 from ledger_backup.rate_limit import limiter_for
-from ledger_backup.restore_progress import RestoreJournal, RestoreProgress, new_restore_id
-from ledger_backup.schema import TableSchema
+from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
+from ledger_backup.restore.journal import RestoreJournal, RestoreProgress, new_restore_id
+from ledger_backup.restore.target import prepare_target
+from ledger_backup.restore.verify import KeyChecker, VerifyReport, verify_source
+from ledger_backup.schema import EXAMPLE, TableSchema
 from ledger_backup.sources import Source, open_source
 from ledger_backup.sources.base import ReadMeter
-from ledger_backup.sources.key_schema import EXAMPLE
-from ledger_backup.stores import BackupStore
-from ledger_backup.table_info import describe_table
-from ledger_backup.target import prepare_target
-from ledger_backup.verify import KeyChecker, VerifyReport, verify_source
+from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -3,30 +3,30 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ledger_backup.backup.data_files import read_lines
 from ledger_backup.catalog import Backup, load_backup
 from ledger_backup.codec import Item, decode_stored_line
-from ledger_backup.data_files import read_lines
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.manifest import DataFile
 from ledger_backup.sources.base import ReadMeter, Source, SourceKind, StoredItem
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
 
 INTEGRITY = "SHA-256, size and item count of every data file, against the manifest"
 
 
-def open_native(store: BackupStore, key: str) -> Source:
+def open_ledger(store: BackupStore, key: str) -> Source:
     """Open the backup that `key` names (its manifest's key or its folder)."""
-    return native_source(store, load_backup(store, key))
+    return ledger_source(store, load_backup(store, key))
 
 
-def native_source(store: BackupStore, backup: Backup) -> Source:
+def ledger_source(store: BackupStore, backup: Backup) -> Source:
     """A loaded backup as a source: one part per data file, in the manifest's order."""
     manifest = backup.manifest
     return Source(
         kind=SourceKind.LEDGER_BACKUP,
         key=backup.manifest_key,
         location=store.location(backup.manifest_key),
-        parts=tuple(NativePart(store, backup.folder, entry) for entry in manifest.files),
+        parts=tuple(LedgerPart(store, backup.folder, entry) for entry in manifest.files),
         schema=manifest.schema,
         expected_items=manifest.item_count,
         integrity=INTEGRITY,
@@ -35,7 +35,7 @@ def native_source(store: BackupStore, backup: Backup) -> Source:
 
 
 @dataclass(frozen=True)
-class NativePart:
+class LedgerPart:
     store: BackupStore
     folder: str
     entry: DataFile

@@ -15,7 +15,7 @@ from typing import Any
 from ledger_backup import layout
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.schema import TableSchema
-from ledger_backup.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore
 
 RESTORES_FOLDER = "restores/"
 RESULT_NAME = "result.json"

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger_backup import layout
-from ledger_backup.clients import s3_client
+from ledger_backup.aws.clients import s3_client
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.sources.aws_export import SUMMARY_NAME
-from ledger_backup.stores import BackupStore, LocalStore, S3Store
+from ledger_backup.storage.stores import BackupStore, LocalStore, S3Store
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ledger_backup.backup import scan_page_size
+from ledger_backup.aws.tables import require_table, scan_page_size
 from ledger_backup.codec import encode_item_indented
 from ledger_backup.errors import InvalidRequest
-from ledger_backup.stores import BackupStore, Upload
-from ledger_backup.table_info import require_table
+from ledger_backup.storage.stores import BackupStore, Upload
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

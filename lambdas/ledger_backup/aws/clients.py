@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from ledger_backup.aws.wire_pages import split_items
 from ledger_backup.codec import encode_item, loads_items_json
-from ledger_backup.wire_pages import split_items
 
 if TYPE_CHECKING:
     from botocore.config import _RetryDict

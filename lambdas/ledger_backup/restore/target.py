@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ledger_backup.aws.tables import describe_table
 from ledger_backup.errors import InvalidRequest, TableNotFound, TargetNotEmpty
 from ledger_backup.schema import TableSchema
-from ledger_backup.table_info import describe_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

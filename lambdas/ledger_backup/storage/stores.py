@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 from botocore.exceptions import ClientError
 
 from ledger_backup.errors import BackupNotFound
-from ledger_backup.s3_download import ResumingBody
-from ledger_backup.s3_upload import S3MultipartUpload
+from ledger_backup.storage.s3_download import ResumingBody
+from ledger_backup.storage.s3_upload import S3MultipartUpload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ledger_backup.aws.tables import table_items
 from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.restore.digest import ContentDigest
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources.base import ReadMeter, Source
-from ledger_backup.sources.digest import ContentDigest
-from ledger_backup.sources.table import table_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

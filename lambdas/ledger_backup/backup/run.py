@@ -21,23 +21,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger_backup import layout
-from ledger_backup.backup_progress import PROGRESS_FOLDER, BackupProgress, SegmentProgress
+from ledger_backup.aws.clients import ITEM_TEXTS, scanned_item_texts
+from ledger_backup.aws.tables import read_schema, require_table, scan_page_size
+from ledger_backup.backup.data_files import DataFileWriter
+from ledger_backup.backup.progress import PROGRESS_FOLDER, BackupProgress, SegmentProgress
 from ledger_backup.catalog import load_backup
-from ledger_backup.clients import ITEM_TEXTS, scanned_item_texts
 from ledger_backup.codec import encode_line
-from ledger_backup.data_files import DataFileWriter
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.manifest import DataFile, Manifest
 from ledger_backup.rate_limit import RateLimiter, Unlimited, limiter_for
-from ledger_backup.stores import BackupStore
-from ledger_backup.table_info import read_schema, require_table
+from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
-
-_SCAN_PAGE_BYTES = 1024 * 1024  # DynamoDB returns at most 1 MB per Scan page anyway
 
 
 def _never() -> bool:
@@ -94,18 +92,6 @@ class BackupInProgress:
 
 class _Cancelled(Exception):
     """Another segment failed; this one stops early."""
-
-
-def scan_page_size(table: dict[str, Any]) -> int:
-    """About 1 MB of items per page, from DescribeTable's (approximate) size and count.
-
-    An explicit Limit also keeps DynamoDB Local's scan linear (it is quadratic without one).
-    """
-    count = int(table.get("ItemCount") or 0)
-    size = int(table.get("TableSizeBytes") or 0)
-    if count == 0 or size == 0:
-        return 1000
-    return max(25, min(10_000, _SCAN_PAGE_BYTES * count // size))
 
 
 def run_backup(

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.manifest import DataFile
-from ledger_backup.stores import BackupStore, Upload
+from ledger_backup.storage.stores import BackupStore, Upload
 
 _READ_CHUNK = 1024 * 1024
 

@@ -1,0 +1,69 @@
+"""A table as the backup and the checks read it: its description (a clear error when it is missing),
+its schema, and its items by a consistent, paginated Scan."""
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from ledger_backup.codec import Item
+from ledger_backup.errors import TableNotFound
+from ledger_backup.schema import TableSchema
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def describe_table(dynamodb: "DynamoDBClient", table_name: str) -> dict[str, Any] | None:
+    """DescribeTable's `Table`, or None when the table does not exist."""
+    try:
+        table: dict[str, Any] = dynamodb.describe_table(TableName=table_name)["Table"]  # type: ignore[assignment]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None
+        raise
+    return table
+
+
+def require_table(dynamodb: "DynamoDBClient", table_name: str) -> dict[str, Any]:
+    table = describe_table(dynamodb, table_name)
+    if table is None:
+        region = dynamodb.meta.region_name
+        raise TableNotFound(f"table {table_name!r} does not exist in region {region}")
+    return table
+
+
+def read_schema(dynamodb: "DynamoDBClient", table: dict[str, Any]) -> TableSchema:
+    """The table's keys, indexes, billing mode and TTL setting."""
+    ttl = dynamodb.describe_time_to_live(TableName=table["TableName"]).get("TimeToLiveDescription")
+    return TableSchema.from_description(table, dict(ttl) if ttl else None)
+
+
+_SCAN_PAGE_BYTES = 1024 * 1024  # DynamoDB returns at most 1 MB per Scan page anyway
+
+
+def scan_page_size(table: dict[str, Any]) -> int:
+    """About 1 MB of items per page, from DescribeTable's (approximate) size and count.
+
+    An explicit Limit also keeps DynamoDB Local's scan linear (it is quadratic without one).
+    """
+    count = int(table.get("ItemCount") or 0)
+    size = int(table.get("TableSizeBytes") or 0)
+    if count == 0 or size == 0:
+        return 1000
+    return max(25, min(10_000, _SCAN_PAGE_BYTES * count // size))
+
+
+def table_items(dynamodb: "DynamoDBClient", table_name: str, page_size: int | None = None) -> Iterator[Item]:
+    """Every item of the table by a consistent, paginated Scan with a Limit of about 1 MB of items.
+
+    The Limit does not change what real DynamoDB returns, but DynamoDB Local is quadratic without one.
+    """
+    table = require_table(dynamodb, table_name)
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table_name,
+        ConsistentRead=True,
+        PaginationConfig={"PageSize": page_size or scan_page_size(table)},
+    )
+    for page in pages:
+        yield from page.get("Items", [])
