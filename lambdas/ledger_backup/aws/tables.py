@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ledger_backup.aws.errors import error_code
 from ledger_backup.codec import Item
 from ledger_backup.errors import TableNotFound
 from ledger_backup.schema import TableSchema
@@ -19,7 +20,7 @@ def describe_table(dynamodb: "DynamoDBClient", table_name: str) -> dict[str, Any
     try:
         table: dict[str, Any] = dynamodb.describe_table(TableName=table_name)["Table"]  # type: ignore[assignment]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
     return table

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ledger_backup.aws.errors import error_code, retried
 from ledger_backup.aws.tables import describe_table
 from ledger_backup.errors import InvalidRequest, TableNotFound, TargetNotEmpty
 from ledger_backup.schema import TableSchema
@@ -65,9 +66,9 @@ def _create_from_schema(dynamodb: "DynamoDBClient", table_name: str, schema: Tab
     try:
         dynamodb.create_table(**schema.create_table_request(table_name))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+        if error_code(exc) != "ResourceInUseException":
             raise
-        if not exc.response.get("ResponseMetadata", {}).get("RetryAttempts"):
+        if not retried(exc):
             return False  # the table was there before this restore asked: someone else's
         # botocore retried a CreateTable whose first answer was lost: the table is this restore's own.
         logger.warning("CreateTable was retried and met its own table", extra={"table": table_name})

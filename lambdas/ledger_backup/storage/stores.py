@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from botocore.exceptions import ClientError
 
+from ledger_backup.aws.errors import error_code
 from ledger_backup.errors import BackupNotFound
 from ledger_backup.storage.s3_download import ResumingBody
 from ledger_backup.storage.s3_upload import S3MultipartUpload
@@ -49,7 +50,7 @@ class BackupStore(Protocol):
 
 
 def _is_missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+    return error_code(error) in ("NoSuchKey", "404", "NotFound")
 
 
 class S3Store:
@@ -73,7 +74,7 @@ class S3Store:
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in (
+            if error_code(exc) in (
                 "PreconditionFailed",
                 "ConditionalRequestConflict",
             ):

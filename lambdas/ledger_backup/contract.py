@@ -1,0 +1,47 @@
+"""The contract between the stack and the functions, spelled once: environment, defaults, metrics, keys.
+
+The CDK app (infra/), the Lambda glue (runtime/), the handlers, the core and the dev tools all
+read these names from here, so a renamed variable or metric cannot leave one side behind.
+Standard library only: the CDK app imports it without the functions' dependencies.
+"""
+
+from typing import Final
+
+# Environment variables the stack sets on both functions (see README "Layout").
+ENV_TABLE_NAME: Final = "TABLE_NAME"
+ENV_BACKUP_BUCKET: Final = "BACKUP_BUCKET"
+ENV_BACKUP_PREFIX: Final = "BACKUP_PREFIX"
+ENV_SCAN_SEGMENTS: Final = "SCAN_SEGMENTS"  # backup function only
+ENV_RESTORE_WRITERS: Final = "RESTORE_WRITERS"  # restore function only
+ENV_CONTINUATION_MARGIN_SECONDS: Final = "CONTINUATION_MARGIN_SECONDS"
+ENV_MAX_ITEMS_PER_SECOND: Final = "MAX_ITEMS_PER_SECOND"  # unset: as fast as DynamoDB allows
+ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+
+# Defaults, the same for the stack's settings, the functions' fallbacks and the CLI.
+DEFAULT_BACKUP_PREFIX: Final = "backups/"
+DEFAULT_SCAN_SEGMENTS: Final = 4
+DEFAULT_RESTORE_WRITERS: Final = 4
+DEFAULT_CONTINUATION_MARGIN_SECONDS: Final = 60
+DEFAULT_SERVICE_NAME: Final = "ledger-backup"
+DEFAULT_METRICS_NAMESPACE: Final = "LedgerBackup"
+
+# Restore progress lives under <backup prefix><RESTORES_FOLDER><restore id>/; backups live under
+# <backup prefix><table>/, so no table may be named like this folder.
+RESTORES_FOLDER: Final = "restores/"
+
+# Metrics the functions emit (Powertools, in the namespace above) and the alarms watch.
+METRIC_BACKUP_SUCCEEDED: Final = "BackupSucceeded"
+METRIC_BACKUP_FAILED: Final = "BackupFailed"
+METRIC_BACKUP_CONTINUED: Final = "BackupContinued"
+METRIC_BACKUP_DURATION: Final = "BackupDuration"
+METRIC_ITEMS_BACKED_UP: Final = "ItemsBackedUp"
+METRIC_BACKUP_BYTES: Final = "BackupBytes"
+METRIC_RESTORE_SUCCEEDED: Final = "RestoreSucceeded"
+METRIC_RESTORE_FAILED: Final = "RestoreFailed"
+METRIC_RESTORE_CONTINUED: Final = "RestoreContinued"
+METRIC_ITEMS_RESTORED: Final = "ItemsRestored"
+METRIC_RESTORE_STATUS_READ: Final = "RestoreStatusRead"
+METRIC_BACKUP_VERIFIED: Final = "BackupVerified"
+METRIC_VERIFY_FAILED: Final = "VerifyFailed"
