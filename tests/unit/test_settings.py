@@ -1,0 +1,121 @@
+"""The functions' settings from their environment: required names, defaults, and clear refusals."""
+
+import pytest
+
+from ledger_backup import contract
+from ledger_backup.errors import LedgerBackupError
+from runtime.settings import ConfigurationError, Settings
+
+REQUIRED = {"TABLE_NAME": "pipeline-ledger", "BACKUP_BUCKET": "ledger-backups"}
+
+
+def test_defaults_when_only_the_required_variables_are_set() -> None:
+    settings = Settings.from_environ(REQUIRED)
+    assert settings == Settings(
+        table_name="pipeline-ledger",
+        bucket="ledger-backups",
+        prefix="backups/",
+        scan_segments=4,
+        restore_writers=4,
+        continuation_margin_seconds=60,
+        max_items_per_second=None,
+    )
+
+
+def test_the_defaults_are_the_contracts() -> None:
+    settings = Settings.from_environ(REQUIRED)
+    assert settings.prefix == contract.DEFAULT_BACKUP_PREFIX
+    assert settings.scan_segments == contract.DEFAULT_SCAN_SEGMENTS
+    assert settings.restore_writers == contract.DEFAULT_RESTORE_WRITERS
+    assert settings.continuation_margin_seconds == contract.DEFAULT_CONTINUATION_MARGIN_SECONDS
+
+
+def test_every_variable_is_read_by_its_contract_name() -> None:
+    settings = Settings.from_environ(
+        {
+            contract.ENV_TABLE_NAME: "t",
+            contract.ENV_BACKUP_BUCKET: "b",
+            contract.ENV_BACKUP_PREFIX: "nightly",
+            contract.ENV_SCAN_SEGMENTS: "16",
+            contract.ENV_RESTORE_WRITERS: "8",
+            contract.ENV_CONTINUATION_MARGIN_SECONDS: "120",
+            contract.ENV_MAX_ITEMS_PER_SECOND: "500",
+        }
+    )
+    assert settings == Settings(
+        table_name="t",
+        bucket="b",
+        prefix="nightly/",
+        scan_segments=16,
+        restore_writers=8,
+        continuation_margin_seconds=120,
+        max_items_per_second=500,
+    )
+
+
+def test_required_names_are_stripped() -> None:
+    settings = Settings.from_environ({"TABLE_NAME": "  t \n", "BACKUP_BUCKET": " b "})
+    assert (settings.table_name, settings.bucket) == ("t", "b")
+
+
+@pytest.mark.parametrize("name", ["TABLE_NAME", "BACKUP_BUCKET"])
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_a_missing_required_variable_is_named(name: str, value: str | None) -> None:
+    environ = dict(REQUIRED)
+    if value is None:
+        del environ[name]
+    else:
+        environ[name] = value
+    with pytest.raises(ConfigurationError, match=f"environment variable {name} is not set"):
+        Settings.from_environ(environ)
+
+
+@pytest.mark.parametrize(
+    ("raw", "prefix"),
+    [
+        ("backups/", "backups/"),
+        ("backups", "backups/"),
+        ("/backups//", "backups/"),
+        ("a/b", "a/b/"),
+        ("", ""),  # an explicit empty prefix: backups at the bucket's top level
+        ("/", ""),
+    ],
+)
+def test_the_prefix_is_normalised(raw: str, prefix: str) -> None:
+    assert Settings.from_environ({**REQUIRED, "BACKUP_PREFIX": raw}).prefix == prefix
+
+
+@pytest.mark.parametrize(
+    "name", ["SCAN_SEGMENTS", "RESTORE_WRITERS", "CONTINUATION_MARGIN_SECONDS", "MAX_ITEMS_PER_SECOND"]
+)
+@pytest.mark.parametrize("raw", ["0", "-3", "four", "1.5", " ", "1e3"])
+def test_invalid_integers_are_refused_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({**REQUIRED, name: raw})
+    assert str(caught.value) == f"environment variable {name} must be a positive integer, not {raw!r}"
+
+
+@pytest.mark.parametrize("name", ["SCAN_SEGMENTS", "RESTORE_WRITERS", "CONTINUATION_MARGIN_SECONDS"])
+def test_an_empty_integer_variable_means_the_default(name: str) -> None:
+    assert Settings.from_environ({**REQUIRED, name: ""}) == Settings.from_environ(REQUIRED)
+
+
+def test_integers_with_surrounding_spaces_are_accepted() -> None:
+    assert Settings.from_environ({**REQUIRED, "SCAN_SEGMENTS": " 8 "}).scan_segments == 8
+
+
+def test_an_empty_rate_limit_means_unlimited() -> None:
+    assert Settings.from_environ({**REQUIRED, "MAX_ITEMS_PER_SECOND": ""}).max_items_per_second is None
+
+
+def test_configuration_errors_are_ledger_backup_errors() -> None:
+    assert issubclass(ConfigurationError, LedgerBackupError)
+
+
+def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_NAME", "from-env")
+    monkeypatch.setenv("BACKUP_BUCKET", "bucket-env")
+    monkeypatch.setenv("SCAN_SEGMENTS", "2")
+    monkeypatch.delenv("BACKUP_PREFIX", raising=False)
+    settings = Settings.from_environ()
+    assert (settings.table_name, settings.bucket, settings.scan_segments) == ("from-env", "bucket-env", 2)
