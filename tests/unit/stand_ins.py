@@ -204,13 +204,15 @@ class ScanTable:
     full (so a segment whose size is a multiple of the page size ends with an empty page, as
     DynamoDB's do), and ExclusiveStartKey resumes after that key. `fail` maps
     a segment to the number of pages it serves before its next page raises an error.
-    `page_hook(segment, page_number)` can return extra page members (e.g. ITEM_TEXTS).
+    `before_page(segment, page_number)` runs before each page is served (to order threads);
+    `page_hook(segment, items)` can return extra page members (e.g. ITEM_TEXTS).
     """
 
     description: dict[str, Any]
     segments: list[list[dict[str, Any]]]
     ttl: dict[str, Any] | None = None
     fail: dict[int, int] = field(default_factory=dict)
+    before_page: Callable[[int, int], None] | None = None
     page_hook: Callable[[int, list[dict[str, Any]]], dict[str, Any]] | None = None
     meta: _Meta = field(default_factory=_Meta)
     scan_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -253,6 +255,8 @@ class _ScanPaginator:
             position = keys.index(start_key["pk"]) + 1
         pages = 0
         while True:
+            if table.before_page is not None:
+                table.before_page(segment, pages)
             if table.fail.get(segment) == pages:
                 raise client_error("InternalServerError", "Scan", 500)
             chunk = items[position : position + page_size]
