@@ -4,9 +4,10 @@ import io
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+from botocore.exceptions import ClientError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 
 from ledger_backup.storage.s3_download import ResumingBody
+from tests.unit.stand_ins import client_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -138,6 +139,21 @@ def test_retries_are_per_read_so_a_long_body_survives_many_scattered_breaks() ->
     with io.BufferedReader(resuming(s3, 1000, retries=1), buffer_size=512) as stream:
         assert stream.read() == DATA
     assert len(s3.requests) == 10
+
+
+def test_a_changed_object_is_never_stitched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = ResumingS3([])
+
+    def changed(**request: Any) -> dict[str, Any]:
+        s3.requests.append(request)
+        raise client_error("PreconditionFailed", "GetObject", 412)
+
+    monkeypatch.setattr(s3, "get_object", changed)
+    raw = resuming(s3, 100)
+    assert raw.read(100) == DATA[:100]
+    with pytest.raises(ClientError, match="PreconditionFailed"):
+        raw.read(100)
+    assert s3.requests == [{"Bucket": "bkt", "Key": "k", "Range": "bytes=100-", "IfMatch": '"v1"'}]
 
 
 def test_other_errors_are_not_retried() -> None:
