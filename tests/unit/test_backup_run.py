@@ -498,6 +498,45 @@ def test_a_resume_can_pause_again(store: RecordingStore) -> None:
     assert not any("/progress/" in key for key in files_on_disk(store))
 
 
+def test_resume_keeps_the_checkpoints_segments_and_page_size(store: RecordingStore) -> None:
+    table = ledger([items(0, 7), items(100, 5)])
+    paused = paused_backup(store, table)  # 2 segments, pages of 3
+    before = len(table.scan_requests)
+    result = resume_backup(
+        client(table), store, paused.checkpoint_key, options=BackupOptions(total_segments=8, page_size=50)
+    )
+    assert isinstance(result, BackupResult)
+    assert {
+        (r["TotalSegments"], r["PaginationConfig"]["PageSize"]) for r in table.scan_requests[before:]
+    } == {(2, 3)}
+    assert read_manifest(store).total_segments == 2
+    assert result.item_count == 12
+
+
+def test_a_failed_continuation_keeps_the_earlier_files_and_can_be_retried(store: RecordingStore) -> None:
+    table = ledger([items(0, 7), items(100, 5)])
+    paused = paused_backup(store, table)
+    kept = files_on_disk(store)
+    table.fail = {0: 1}  # the continuation's segment 0 fails on its second page
+    with pytest.raises(ClientError):
+        resume_backup(
+            client(table),
+            store,
+            paused.checkpoint_key,
+            options=BackupOptions(max_file_bytes=1),
+            invocation_id="dies",
+        )
+    assert any(event == "commit" and "-dies." in key for event, key in store.events)
+    assert files_on_disk(store) == kept  # only the failed invocation's own files are gone
+    assert not store.exists(MANIFEST)
+    table.fail = {}
+    retried = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="retry")
+    assert isinstance(retried, BackupResult)
+    assert retried.item_count == 12
+    assert [i for _, v in sorted(backed_up_items(store).items()) for i in v] == items(0, 7) + items(100, 5)
+    assert not any("-dies." in key for key in files_on_disk(store))
+
+
 def test_resuming_a_checkpoint_a_twin_already_finished_returns_that_backup(store: RecordingStore) -> None:
     table = ledger([items(0, 7), items(100, 5)])
     paused = paused_backup(store, table)
