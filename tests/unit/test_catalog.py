@@ -152,3 +152,10 @@ def test_a_corrupt_newest_manifest_is_an_error_not_a_fallback(store: LocalStore)
     store.put(NEW + "manifest.json", b'{"format": "ledger-backup", "format_version": 1}')
     with pytest.raises(CorruptBackup, match=r"2026-11-25T03-00-00\.000Z/manifest\.json is malformed"):
         latest_backup(store, "backups/", "ledger")
+
+
+def test_list_backups_reports_a_corrupt_manifest_rather_than_hiding_it(store: LocalStore) -> None:
+    write_backup(store, NEW, 3)
+    store.put(OLD + "manifest.json", b"")
+    with pytest.raises(CorruptBackup, match=r"2026-11-23T03-00-00\.000Z/manifest\.json"):
+        list_backups(store, "backups/", "ledger")

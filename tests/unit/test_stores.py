@@ -177,6 +177,16 @@ def test_aborted_upload_leaves_nothing(tmp_path: Path) -> None:
     assert not store.exists("b/data/file.gz")
 
 
+def test_commit_after_abort_fails_and_leaves_nothing(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    upload = store.open_upload("b/file")
+    upload.write(b"abc")
+    upload.abort()
+    with pytest.raises(OSError, match="partial"):
+        upload.commit()
+    assert files_on_disk(tmp_path) == []
+
+
 def test_aborted_upload_keeps_an_earlier_object(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     store.put("k", b"committed")
