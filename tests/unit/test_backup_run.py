@@ -79,14 +79,22 @@ class RecordingStore:
     def __init__(self, root: Path) -> None:
         self.inner = LocalStore(root)
         self.events: list[tuple[str, str]] = []
-        self.commits = threading.Semaphore(0)
-        self._lock = threading.Lock()
+        self.committed = threading.Condition()
 
     def log(self, event: str, key: str) -> None:
-        with self._lock:
+        with self.committed:
             self.events.append((event, key))
-        if event == "commit":
-            self.commits.release()
+            self.committed.notify_all()
+
+    def wait_for_commits(self, *fragments: str, timeout: float = 10) -> bool:
+        """Block until a committed key contains each fragment (e.g. "segment-0000")."""
+
+        def seen() -> bool:
+            keys = [key for event, key in self.events if event == "commit"]
+            return all(any(fragment in key for key in keys) for fragment in fragments)
+
+        with self.committed:
+            return self.committed.wait_for(seen, timeout)
 
     def location(self, key: str) -> str:
         return self.inner.location(key)
@@ -355,9 +363,8 @@ def test_a_failing_segment_leaves_no_manifest_and_deletes_the_files_it_wrote(sto
     committed_elsewhere = threading.Event()
 
     def before_page(segment: int, page: int) -> None:
-        if segment == 1 and page == 1:  # fail only once the other segments have committed a file each
-            for _ in range(2):
-                assert store.commits.acquire(timeout=10)
+        # segment 1 fails on its second page, but only once the other segments have committed a file each
+        if (segment, page) == (1, 1) and store.wait_for_commits("segment-0000", "segment-0002"):
             committed_elsewhere.set()
 
     table = ledger([items(0, 9), items(100, 9), items(200, 9)], fail={1: 1}, before_page=before_page)
@@ -372,7 +379,11 @@ def test_a_failing_segment_leaves_no_manifest_and_deletes_the_files_it_wrote(sto
     assert committed_elsewhere.is_set()
     committed = {key for event, key in store.events if event == "commit"}
     deleted = {key for event, key in store.events if event == "delete"}
-    assert len(committed) >= 2
+    assert {key.split("/data/")[1][:12] for key in committed} == {
+        "segment-0000",
+        "segment-0001",
+        "segment-0002",
+    }
     assert committed <= deleted  # every data file of the failed invocation is deleted
     assert not any(event == "put_new" for event, _ in store.events)  # no manifest, no checkpoint
     assert files_on_disk(store) == []  # nor any partial upload
