@@ -397,6 +397,43 @@ def test_a_failure_on_the_first_page_writes_nothing(store: RecordingStore) -> No
     assert store.events == []
 
 
+class UndeletableStore(RecordingStore):
+    """A store whose deletes fail, as a bucket policy or a lost connection can make them."""
+
+    def delete(self, keys: Iterable[str]) -> None:
+        raise OSError("delete refused")
+
+
+def test_cleanup_after_a_failure_is_best_effort_and_the_scan_error_wins(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = UndeletableStore(tmp_path / "store")
+    table = ledger([items(0, 9)], fail={0: 2})
+    with pytest.raises(ClientError, match="InternalServerError"):
+        run_backup(
+            client(table),
+            store,
+            "ledger",
+            options=BackupOptions(total_segments=1, page_size=3, max_file_bytes=1),
+        )
+    assert "could not delete the data files of the failed invocation" in caplog.text
+    assert not any(key.endswith("manifest.json") for key in files_on_disk(store))
+
+
+def test_a_finished_backup_whose_tidying_fails_is_still_complete(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = UndeletableStore(tmp_path / "store")
+    table = ledger([items(0, 7)])
+    paused = paused_backup(store, table, segments=1)
+    result = resume_backup(client(table), store, paused.checkpoint_key)
+    assert isinstance(result, BackupResult)
+    assert result.item_count == 7
+    assert store.exists(MANIFEST)
+    assert store.exists(paused.checkpoint_key)  # left behind; never listed, expired by the lifecycle
+    assert "could not delete checkpoints and unlisted data files" in caplog.text
+
+
 # --- pause and resume --------------------------------------------------------------------------
 
 

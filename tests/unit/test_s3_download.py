@@ -4,7 +4,13 @@ import io
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from botocore.exceptions import ClientError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from ledger_backup.storage.s3_download import ResumingBody
 from tests.unit.stand_ins import client_error
@@ -82,8 +88,9 @@ def test_unbroken_body_is_read_as_is_without_new_requests() -> None:
         IncompleteReadError(actual_bytes=3000, expected_bytes=10240),
         ResponseStreamingError(error=ConnectionResetError("reset by peer")),
         ReadTimeoutError(endpoint_url="https://s3"),
+        ConnectionClosedError(endpoint_url="https://s3"),
     ],
-    ids=["incomplete-read", "response-streaming", "read-timeout"],
+    ids=["incomplete-read", "response-streaming", "read-timeout", "connection-closed"],
 )
 def test_a_break_is_resumed_from_the_position_with_if_match(error: Exception) -> None:
     s3 = ResumingS3([None], error)
