@@ -17,9 +17,16 @@ from ledger_backup.backup.run import (
     resume_backup,
     start_backup,
 )
-from ledger_backup.errors import InvalidRequest
+from ledger_backup.contract import (
+    METRIC_BACKUP_BYTES,
+    METRIC_BACKUP_CONTINUED,
+    METRIC_BACKUP_DURATION,
+    METRIC_BACKUP_FAILED,
+    METRIC_BACKUP_SUCCEEDED,
+    METRIC_ITEMS_BACKED_UP,
+)
 from ledger_backup.storage.stores import S3Store
-from runtime import continuation
+from runtime import continuation, invocation, policy
 from runtime.events import parse_backup_trigger
 from runtime.observability import logger, metrics, tracer
 from runtime.settings import Settings
@@ -30,30 +37,21 @@ from runtime.settings import Settings
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Return the backup's identity (`s3_key` is what the restore Lambda takes), or where it paused."""
-    try:
+    with invocation.failures_counted(
+        METRIC_BACKUP_FAILED, "backup failed: no manifest was written, so this backup is not restorable"
+    ):
         trigger = parse_backup_trigger(event)
         settings = Settings.from_environ()
         logger.append_keys(table=settings.table_name, trigger=trigger.description)
         outcome = _run(trigger.checkpoint_key, settings, context)
         if isinstance(outcome, BackupInProgress):
-            continuation.invoke_self_async(
-                context, {"continuation": {"checkpoint_key": outcome.checkpoint_key}}
-            )
-    except Exception:
-        metrics.add_metric(name="BackupFailed", unit=MetricUnit.Count, value=1)
-        logger.exception("backup failed: no manifest was written, so this backup is not restorable")
-        raise
-    if isinstance(outcome, BackupInProgress):
-        metrics.add_metric(name="BackupContinued", unit=MetricUnit.Count, value=1)
-        return {
-            "status": "continuing",
-            "table": settings.table_name,
-            "bucket": settings.bucket,
-            "checkpoint_key": outcome.checkpoint_key,
-            "items_so_far": outcome.items_so_far,
-            "invocations": outcome.invocations,
-        }
-    return _complete(outcome, settings)
+            answer = invocation.continuing(context, outcome, METRIC_BACKUP_CONTINUED)
+            return {**answer, "bucket": settings.bucket}
+    invocation.count(METRIC_BACKUP_SUCCEEDED)
+    invocation.count(METRIC_ITEMS_BACKED_UP, outcome.item_count)
+    invocation.count(METRIC_BACKUP_BYTES, outcome.compressed_bytes, MetricUnit.Bytes)
+    invocation.count(METRIC_BACKUP_DURATION, outcome.duration_seconds, MetricUnit.Seconds)
+    return {**outcome.to_json(), "bucket": settings.bucket}
 
 
 def _run(
@@ -74,27 +72,5 @@ def _run(
             options=options,
             should_pause=should_pause,
         )
-    if not checkpoint_key.startswith(f"{settings.prefix}{settings.table_name}/") or ".." in checkpoint_key:
-        raise InvalidRequest(f"checkpoint {checkpoint_key!r} is not one of this table's backups")
+    policy.check_backup_checkpoint(checkpoint_key, settings)
     return resume_backup(dynamodb, store, checkpoint_key, options=options, should_pause=should_pause)
-
-
-def _complete(result: BackupResult, settings: Settings) -> dict[str, Any]:
-    metrics.add_metric(name="BackupSucceeded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ItemsBackedUp", unit=MetricUnit.Count, value=result.item_count)
-    metrics.add_metric(name="BackupBytes", unit=MetricUnit.Bytes, value=result.compressed_bytes)
-    metrics.add_metric(name="BackupDuration", unit=MetricUnit.Seconds, value=result.duration_seconds)
-    return {
-        "status": "complete",
-        "table": settings.table_name,
-        "bucket": settings.bucket,
-        "s3_key": result.manifest_key,
-        "item_count": result.item_count,
-        "compressed_bytes": result.compressed_bytes,
-        "uncompressed_bytes": result.uncompressed_bytes,
-        "files": result.file_count,
-        "invocations": result.invocations,
-        "started_at": result.started_at,
-        "finished_at": result.finished_at,
-        "duration_seconds": result.duration_seconds,
-    }

@@ -12,67 +12,40 @@ gives `"key_schema"`. `"dry_run": true` verifies the backup and writes nothing.
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ledger_backup.aws.clients import dynamodb_client, s3_client
-from ledger_backup.errors import CorruptBackup, IncompleteBackup, InvalidRequest
+from ledger_backup.contract import (
+    METRIC_BACKUP_VERIFIED,
+    METRIC_ITEMS_RESTORED,
+    METRIC_RESTORE_CONTINUED,
+    METRIC_RESTORE_FAILED,
+    METRIC_RESTORE_STATUS_READ,
+    METRIC_RESTORE_SUCCEEDED,
+    METRIC_VERIFY_FAILED,
+)
+from ledger_backup.errors import CorruptBackup, IncompleteBackup
 from ledger_backup.restore.journal import RestoreJournal
 from ledger_backup.restore.run import (
+    DryRunReport,
     RestoreInProgress,
-    RestoreOptions,
     RestoreResult,
     dry_run,
     resume_restore,
     start_restore,
 )
-from ledger_backup.schema import TableSchema, key_schema_from_json
 from ledger_backup.sources import LATEST, Source, open_latest, open_source
 from ledger_backup.storage.stores import S3Store
-from runtime import continuation
-from runtime.events import (
-    ContinuationEvent,
-    RestoreRequest,
-    RestoreStatusEvent,
-    ResumeRestoreEvent,
-    parse_restore_event,
-)
+from runtime import continuation, invocation, policy
+from runtime.events import ContinuationEvent, RestoreRequest, RestoreStatusEvent, parse_restore_event
 from runtime.observability import logger, metrics, tracer
 from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-
-def check_allowed(request: RestoreRequest, settings: Settings) -> None:
-    """The function may only read its own backups and write the ledger or tables named after it."""
-    if not request.target_table.startswith(settings.table_name):
-        raise InvalidRequest(
-            f"target_table {request.target_table!r} is not allowed: this function restores only into "
-            f"{settings.table_name!r} or tables whose names start with it "
-            f"(e.g. {settings.table_name}-restored)"
-        )
-    if request.bucket is not None and request.bucket != settings.bucket:
-        raise InvalidRequest(
-            f"bucket {request.bucket!r} is not allowed: this function restores only from its backup "
-            f"bucket {settings.bucket!r}"
-        )
-    if request.s3_key == LATEST:
-        return
-    if not request.s3_key.startswith(settings.prefix) or ".." in request.s3_key.split("/"):
-        raise InvalidRequest(f"s3_key {request.s3_key!r} is outside the backup prefix {settings.prefix!r}")
-
-
-def _open(request: RestoreRequest, settings: Settings, store: S3Store) -> Source:
-    if request.s3_key == LATEST:
-        return open_latest(store, settings.prefix, settings.table_name)
-    return open_source(store, request.s3_key)
-
-
-def _key_schema(request: RestoreRequest) -> TableSchema | None:
-    if request.key_schema is None:
-        return None
-    return key_schema_from_json([entry.model_dump() for entry in request.key_schema])
+    from ledger_backup.schema import TableSchema
+    from runtime.events import ResumeRestoreEvent
 
 
 @logger.inject_lambda_context(log_event=True, clear_state=True)
@@ -86,36 +59,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     `restore_id`; `{"restore_status": id}` reports its progress or result, `{"resume": id}`
     carries on one whose invocation died.
     """
-    try:
+    with invocation.failures_counted(
+        METRIC_RESTORE_FAILED, "restore failed: nothing was written unless the message says so"
+    ):
         request = parse_restore_event(event)
         settings = Settings.from_environ()
         if isinstance(request, RestoreStatusEvent):
-            metrics.add_metric(name="RestoreStatusRead", unit=MetricUnit.Count, value=1)
-            return _journal(settings).status(request.restore_status)
+            invocation.count(METRIC_RESTORE_STATUS_READ)
+            return _journal(settings).status(request.restore_status).to_json()
         outcome = _run(request, settings, context)
-        if isinstance(outcome, dict):
-            return outcome  # a dry run's report
         if isinstance(outcome, RestoreInProgress):
-            continuation.invoke_self_async(
-                context, {"continuation": {"checkpoint_key": outcome.checkpoint_key}}
-            )
-    except Exception:
-        metrics.add_metric(name="RestoreFailed", unit=MetricUnit.Count, value=1)
-        logger.exception("restore failed: nothing was written unless the message says so")
-        raise
-    if isinstance(outcome, RestoreInProgress):
-        metrics.add_metric(name="RestoreContinued", unit=MetricUnit.Count, value=1)
-        return {
-            "status": "continuing",
-            "restore_id": outcome.restore_id,
-            "target_table": outcome.target_table,
-            "items_restored": outcome.items_restored,
-            "expected_items": outcome.expected_items,
-            "invocations": outcome.invocations,
-            "progress": outcome.progress_location,
-        }
-    metrics.add_metric(name="RestoreSucceeded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ItemsRestored", unit=MetricUnit.Count, value=outcome.items_restored)
+            return invocation.continuing(context, outcome, METRIC_RESTORE_CONTINUED)
+    if isinstance(outcome, DryRunReport):
+        _count_dry_run(outcome)
+    else:
+        invocation.count(METRIC_RESTORE_SUCCEEDED)
+        invocation.count(METRIC_ITEMS_RESTORED, outcome.items_restored)
     return outcome.to_json()
 
 
@@ -125,10 +84,10 @@ def _journal(settings: Settings) -> RestoreJournal:
 
 
 def _run(
-    request: RestoreRequest | ContinuationEvent | ResumeRestoreEvent,
+    request: "RestoreRequest | ContinuationEvent | ResumeRestoreEvent",
     settings: Settings,
     context: LambdaContext,
-) -> RestoreResult | RestoreInProgress | dict[str, Any]:
+) -> RestoreResult | RestoreInProgress | DryRunReport:
     dynamodb = dynamodb_client(max_connections=settings.restore_writers * 2)
     journal = _journal(settings)
     should_pause = continuation.pause_condition(context, settings.continuation_margin_seconds)
@@ -137,53 +96,48 @@ def _run(
             checkpoint_key = request.continuation.checkpoint_key
         else:
             checkpoint_key = journal.latest_checkpoint(request.resume)
-        options = RestoreOptions(
-            writers=settings.restore_writers, max_items_per_second=settings.max_items_per_second
-        )
+        options = policy.restore_options(request, settings)
         return resume_restore(dynamodb, journal, checkpoint_key, options=options, should_pause=should_pause)
 
-    check_allowed(request, settings)
+    policy.check_allowed(request, settings)
+    options = policy.restore_options(request, settings)
     store = S3Store(s3_client(), request.bucket or settings.bucket)
-    try:
-        source = _open(request, settings, store)
-    except (CorruptBackup, IncompleteBackup) as exc:
-        if request.dry_run:  # a dry run reports a backup that fails its check; it does not fail
-            return _unreadable(store.location(request.s3_key), exc)
-        raise
-    logger.append_keys(source=source.location, kind=str(source.kind), target_table=request.target_table)
     if request.dry_run:
-        return _verified(dynamodb, source, request)
-    options = RestoreOptions(
-        create_table=request.create_table,
-        overwrite=request.overwrite,
-        writers=settings.restore_writers,
-        key_schema=_key_schema(request),
-        max_items_per_second=request.max_items_per_second or settings.max_items_per_second,
-    )
+        return _dry_run(dynamodb, store, request, settings, key_schema=options.key_schema)
+    source = _open(request, settings, store)
     return start_restore(
         dynamodb, source, request.target_table, options=options, journal=journal, should_pause=should_pause
     )
 
 
-def _verified(dynamodb: "DynamoDBClient", source: Source, request: RestoreRequest) -> dict[str, Any]:
-    """The dry run's report: "verified", or "corrupt" with every problem found; nothing is written."""
-    report = dry_run(dynamodb, source, request.target_table, _key_schema(request))
-    if report.ok:
-        metrics.add_metric(name="BackupVerified", unit=MetricUnit.Count, value=1)
+def _open(request: RestoreRequest, settings: Settings, store: S3Store) -> Source:
+    if request.s3_key == LATEST:
+        source = open_latest(store, settings.prefix, settings.table_name)
     else:
-        metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=1)
-        logger.error("dry run: the backup failed its check", extra={"problems": list(report.problems)})
-    return {"status": "verified" if report.ok else "corrupt", "dry_run": True, **report.to_json()}
+        source = open_source(store, request.s3_key)
+    logger.append_keys(source=source.location, kind=str(source.kind), target_table=request.target_table)
+    return source
 
 
-def _unreadable(location: str, error: Exception) -> dict[str, Any]:
-    """The dry run's report for a backup whose own manifests already fail the check."""
-    metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=1)
-    logger.error("dry run: the backup failed its check", extra={"problems": [str(error)]})
-    return {
-        "status": "corrupt",
-        "dry_run": True,
-        "source": location,
-        "item_count": 0,
-        "problems": [str(error)],
-    }
+def _dry_run(
+    dynamodb: "DynamoDBClient",
+    store: S3Store,
+    request: RestoreRequest,
+    settings: Settings,
+    *,
+    key_schema: "TableSchema | None",
+) -> DryRunReport:
+    """Verify only: a backup that fails its check, its own records included, is reported, not raised."""
+    try:
+        source = _open(request, settings, store)
+    except (CorruptBackup, IncompleteBackup) as exc:
+        return DryRunReport.unreadable(store.location(request.s3_key), exc)
+    return dry_run(dynamodb, source, request.target_table, key_schema)
+
+
+def _count_dry_run(report: DryRunReport) -> None:
+    if report.ok:
+        invocation.count(METRIC_BACKUP_VERIFIED)
+    else:
+        invocation.count(METRIC_VERIFY_FAILED)
+        logger.error("dry run: the backup failed its check", extra={"problems": list(report.report.problems)})

@@ -11,30 +11,26 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger_backup.aws.clients import dynamodb_client
 from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.backup.scan_json_writer import write_scan_json
 from ledger_backup.catalog import list_backups
+from ledger_backup.contract import DEFAULT_BACKUP_PREFIX, DEFAULT_RESTORE_WRITERS, DEFAULT_SCAN_SEGMENTS
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
 from ledger_backup.restore.journal import RestoreJournal
-from ledger_backup.restore.run import (
-    RestoreInProgress,
-    RestoreOptions,
-    RestoreResult,
-    resolve_schema,
-    restore_source,
-    resume_restore,
-    start_restore,
-)
-from ledger_backup.restore.verify import compare_with_table, verify_source
+from ledger_backup.restore.run import RestoreOptions, resolve_schema, resume_restore, start_restore
+from ledger_backup.restore.verify import DryRunReport, compare_with_table, verify_source
 from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
 from ledger_backup.storage.locations import backup_source, file_destination, parse_location
 from ledger_backup.storage.stores import BackupStore
 
-DEFAULT_S3_PREFIX = "backups/"
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+DEFAULT_S3_PREFIX = DEFAULT_BACKUP_PREFIX  # what `s3://bucket` alone means, as for the functions
 LEDGER_FORMAT = "ledger-backup"
 SCAN_JSON_FORMAT = "scan-json"
 
@@ -82,8 +78,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
         return
     store, prefix = _store_prefix(args.to)
     options = BackupOptions(total_segments=args.segments, max_items_per_second=args.max_items_per_second)
-    result = run_backup(dynamodb, store, args.table, prefix=prefix, options=options)
-    _print({"status": "complete", **asdict(result)})
+    _print(run_backup(dynamodb, store, args.table, prefix=prefix, options=options).to_json())
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
@@ -96,12 +91,8 @@ def cmd_restore(args: argparse.Namespace) -> None:
         checkpoint_seconds=args.checkpoint_every,
     )
     dynamodb = dynamodb_client(args.writers * 2)
-    if args.journal is None:
-        result = restore_source(dynamodb, _open(args), args.table, options=options)
-    else:
-        journal = _journal(args.journal)
-        result = _finished(start_restore(dynamodb, _open(args), args.table, options=options, journal=journal))
-    _print({"status": "complete", **asdict(result)})
+    journal = None if args.journal is None else _journal(args.journal)
+    _print(start_restore(dynamodb, _open(args), args.table, options=options, journal=journal).to_json())
 
 
 def _journal(location: str) -> RestoreJournal:
@@ -117,20 +108,11 @@ def cmd_resume(args: argparse.Namespace) -> None:
         checkpoint_seconds=args.checkpoint_every,
     )
     checkpoint = journal.latest_checkpoint(args.restore_id)
-    result = _finished(
-        resume_restore(dynamodb_client(args.writers * 2), journal, checkpoint, options=options)
-    )
-    _print({"status": "complete", **asdict(result)})
-
-
-def _finished(outcome: RestoreResult | RestoreInProgress) -> RestoreResult:
-    if isinstance(outcome, RestoreInProgress):  # pragma: no cover - the CLI never asks to pause
-        raise TypeError("a restore without a pause condition paused")
-    return outcome
+    _print(resume_restore(dynamodb_client(args.writers * 2), journal, checkpoint, options=options).to_json())
 
 
 def cmd_restore_status(args: argparse.Namespace) -> None:
-    _print(_journal(args.location).status(args.restore_id))
+    _print(_journal(args.location).status(args.restore_id).to_json())
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -139,15 +121,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.against:
         dynamodb = dynamodb_client()
         if schema is None:  # check the keys against the table's own schema
-            schema, _ = resolve_schema(dynamodb, source, args.against, None)
+            schema = _table_schema(dynamodb, source, args.against)
         report, comparison = compare_with_table(dynamodb, source, args.against, schema)
     else:
         report, comparison = verify_source(source, schema), None
-    document: dict[str, Any] = {"status": "ok" if report.ok else "corrupt", "backup": report.source}
-    document.update(report.to_json())
-    if comparison is not None:
-        document["against"] = comparison.to_json()
-    _print(document)
+    _print(DryRunReport(report, against=comparison).to_json())
     if not report.ok:
         print(f"error: {report.failure()}", file=sys.stderr)
         return 2
@@ -155,6 +133,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"error: {comparison.failure()}", file=sys.stderr)
         return 2
     return 0
+
+
+def _table_schema(dynamodb: "DynamoDBClient", source: Source, table_name: str) -> TableSchema | None:
+    """The existing table's key schema, or None when there is none (the comparison then says why)."""
+    try:
+        return resolve_schema(dynamodb, source, table_name, None).schema
+    except InvalidRequest:  # the table does not exist: compare_with_table names it
+        return None
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -187,6 +173,15 @@ def _add_rate_argument(command: argparse.ArgumentParser, what: str) -> None:
         type=_positive,
         metavar="N",
         help=f"{what} at most N items per second, leaving capacity to the table's other users",
+    )
+
+
+def _add_writers_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--writers",
+        type=_positive,
+        default=DEFAULT_RESTORE_WRITERS,
+        help=f"writer threads (default {DEFAULT_RESTORE_WRITERS})",
     )
 
 
@@ -233,7 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=LEDGER_FORMAT,
         help="ledger-backup (default: checksummed folder) or scan-json (the runbook's single JSON file)",
     )
-    backup.add_argument("--segments", type=_positive, default=4, help="parallel scan segments (default 4)")
+    backup.add_argument(
+        "--segments",
+        type=_positive,
+        default=DEFAULT_SCAN_SEGMENTS,
+        help=f"parallel scan segments (default {DEFAULT_SCAN_SEGMENTS})",
+    )
     _add_rate_argument(backup, "read")
     backup.set_defaults(run=cmd_backup)
 
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--table", required=True, help="target table (created from the backup if missing)")
     restore.add_argument("--no-create-table", action="store_true", help="fail if the target does not exist")
     restore.add_argument("--overwrite", action="store_true", help="allow a target that already holds items")
-    restore.add_argument("--writers", type=_positive, default=4, help="writer threads (default 4)")
+    _add_writers_argument(restore)
     restore.add_argument(
         "--journal",
         metavar="LOCATION",
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="finish a journaled restore from its last checkpoint")
     resume.add_argument("restore_id")
     resume.add_argument("--in", dest="location", required=True, help="the restore's --journal location")
-    resume.add_argument("--writers", type=_positive, default=4, help="writer threads (default 4)")
+    _add_writers_argument(resume)
     _add_checkpoint_argument(resume)
     _add_rate_argument(resume, "write")
     resume.set_defaults(run=cmd_resume)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 from ledger_backup.errors import InvalidRequest
+from ledger_backup.schema import key_schema_from_json
 
 TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
 BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
@@ -74,13 +75,13 @@ class RestoreRequest(BaseModel):
 
     @field_validator("key_schema")
     @classmethod
-    def _one_hash_key(cls, value: list[KeyAttribute] | None) -> list[KeyAttribute] | None:
+    def _valid_key_schema(cls, value: list[KeyAttribute] | None) -> list[KeyAttribute] | None:
+        """The core's rules (one HASH key, at most one RANGE key, no name twice), checked while parsing."""
         if value is not None:
-            types = sorted(k.KeyType for k in value)
-            if types not in (["HASH"], ["HASH", "RANGE"]):
-                raise ValueError("needs exactly one HASH key and at most one RANGE key")
-            if len({k.AttributeName for k in value}) != len(value):
-                raise ValueError("names the same attribute twice")
+            try:
+                key_schema_from_json([entry.model_dump() for entry in value])
+            except InvalidRequest as exc:  # pydantic names the field: "key_schema: Value error, <problem>"
+                raise ValueError(str(exc).removeprefix("key_schema").lstrip(": ")) from None
         return value
 
 

@@ -27,7 +27,7 @@ def test_local_folder_workflow(
     listed = cli("list", ledger_table, "--in", str(tmp_path))
     assert [row["items"] for row in listed] == [399]
     verified = cli("verify", str(manifest.parent))
-    assert (verified["status"], verified["item_count"]) == ("ok", 399)
+    assert (verified["status"], verified["item_count"]) == ("verified", 399)
 
     restored = cli("restore", str(manifest.parent), "--table", f"{ledger_table}-from-file")
     assert restored["items_restored"] == 399
@@ -42,8 +42,8 @@ def test_local_folder_workflow(
 
 def test_s3_workflow(local_services: LocalAws, ledger_table: str, bucket: str) -> None:
     backup = cli("backup", ledger_table, "--to", f"s3://{bucket}")
-    assert backup["manifest_key"].startswith(f"backups/{ledger_table}/")
-    verified = cli("verify", f"s3://{bucket}/{backup['manifest_key']}")
+    assert backup["s3_key"].startswith(f"backups/{ledger_table}/")
+    verified = cli("verify", f"s3://{bucket}/{backup['s3_key']}")
     assert verified["item_count"] == 399
     assert cli("list", ledger_table, "--in", f"s3://{bucket}")[0]["backup"] == backup["location"]
 

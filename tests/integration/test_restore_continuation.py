@@ -130,7 +130,7 @@ def test_crashed_restore_resumes_from_its_last_checkpoint(
             should_pause=dies_after_a_while,
         )
     (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/")}
-    assert journal.status(restore_id)["items_restored"] == 225  # 9 looks, 25 items each
+    assert journal.status(restore_id).items_restored == 225  # 9 looks, 25 items each
 
     resumed = restore_handler.handler({"resume": restore_id}, FakeLambdaContext())
     assert (resumed["status"], resumed["items_restored"], resumed["restore_id"]) == (

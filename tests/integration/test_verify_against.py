@@ -71,7 +71,7 @@ def test_old_format_backup_restores_and_verifies_against_the_copy(
 
     code, checked, _ = run(capsys, "verify", str(backup_file), "--against", copy)
     assert code == 0
-    assert (checked["status"], checked["keys_checked"]) == ("ok", "book_id (S, HASH)")
+    assert (checked["status"], checked["keys_checked"]) == ("verified", "book_id (S, HASH)")
     against = checked["against"]
     assert (against["verdict"], against["backup_items"], against["table_items"]) == ("match", BOOKS, BOOKS)
     assert against["backup_digest"] == against["table_digest"]

@@ -75,3 +75,39 @@ def test_bad_restore_requests_are_refused(event: dict[str, Any], problem: str) -
 def test_non_object_event_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="must be a JSON object, not list"):
         parse_event([], RestoreRequest)
+
+
+HASH = {"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}
+
+
+@pytest.mark.parametrize(
+    ("key_schema", "problem"),
+    [
+        (
+            [{**HASH, "KeyType": "RANGE"}],
+            "key_schema: Value error, needs exactly one HASH key and at most one RANGE key, e.g. [",
+        ),
+        ([HASH, {**HASH, "AttributeName": "b"}], "key_schema: Value error, needs exactly one HASH key"),
+        ([HASH, {**HASH, "KeyType": "RANGE"}], "key_schema: Value error, names the same attribute twice"),
+    ],
+)
+def test_key_schema_rules_are_the_cores_and_refuse_while_parsing(
+    key_schema: list[dict[str, str]], problem: str
+) -> None:
+    """The core's key_schema_from_json decides; the event says which field, before any work starts."""
+    with pytest.raises(InvalidRequest) as caught:
+        parse_event({"s3_key": "k", "target_table": "ledger", "key_schema": key_schema}, RestoreRequest)
+    assert str(caught.value).startswith(f"invalid RestoreRequest: {problem}")
+
+
+def test_a_valid_key_schema_is_kept_as_given() -> None:
+    request = parse_event(
+        {
+            "s3_key": "k",
+            "target_table": "ledger",
+            "key_schema": [{**HASH, "KeyType": "RANGE", "AttributeName": "sk"}, HASH],
+        },
+        RestoreRequest,
+    )
+    assert request.key_schema is not None
+    assert [k.AttributeName for k in request.key_schema] == ["sk", "book_id"]

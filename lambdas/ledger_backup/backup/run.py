@@ -27,6 +27,7 @@ from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.backup.progress import PROGRESS_FOLDER, BackupProgress, SegmentProgress
 from ledger_backup.catalog import load_backup
 from ledger_backup.codec import encode_line
+from ledger_backup.contract import DEFAULT_BACKUP_PREFIX
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.manifest import DataFile, Manifest
 from ledger_backup.rate_limit import RateLimiter, Unlimited, limiter_for
@@ -78,6 +79,23 @@ class BackupResult:
     duration_seconds: float
     invocations: int = 1
 
+    def to_json(self) -> dict[str, Any]:
+        """The answer of the Lambda (which adds `bucket`) and of the CLI; `s3_key` is what restore takes."""
+        return {
+            "status": "complete",
+            "table": self.table_name,
+            "s3_key": self.manifest_key,
+            "location": self.location,
+            "item_count": self.item_count,
+            "compressed_bytes": self.compressed_bytes,
+            "uncompressed_bytes": self.uncompressed_bytes,
+            "files": self.file_count,
+            "invocations": self.invocations,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_seconds": self.duration_seconds,
+        }
+
 
 @dataclass(frozen=True)
 class BackupInProgress:
@@ -89,6 +107,16 @@ class BackupInProgress:
     items_so_far: int
     invocations: int
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": "continuing",
+            "table": self.table_name,
+            "checkpoint_key": self.checkpoint_key,
+            "location": self.location,
+            "items_so_far": self.items_so_far,
+            "invocations": self.invocations,
+        }
+
 
 class _Cancelled(Exception):
     """Another segment failed; this one stops early."""
@@ -99,7 +127,7 @@ def run_backup(
     store: BackupStore,
     table_name: str,
     *,
-    prefix: str = "backups/",
+    prefix: str = DEFAULT_BACKUP_PREFIX,
     options: BackupOptions | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BackupResult:
@@ -115,7 +143,7 @@ def start_backup(
     store: BackupStore,
     table_name: str,
     *,
-    prefix: str = "backups/",
+    prefix: str = DEFAULT_BACKUP_PREFIX,
     options: BackupOptions | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     should_pause: Callable[[], bool] = _never,

@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger_backup import layout
+from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.schema import TableSchema
 from ledger_backup.storage.stores import BackupStore
 
-RESTORES_FOLDER = "restores/"
+__all__ = ["RESTORES_FOLDER", "RestoreInProgress", "RestoreJournal", "RestoreProgress", "RestoreResult"]
+
 RESULT_NAME = "result.json"
 
 
@@ -55,6 +57,78 @@ class RestoreProgress:
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> "RestoreProgress":
         return cls(**{**document, "schema": TableSchema.from_json(document["schema"])})
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """A finished restore, as it answers and as its journal records it (result.json)."""
+
+    source: str
+    kind: str
+    target_table: str
+    table_created: bool
+    items_restored: int
+    files: int
+    compressed_bytes: int
+    schema_from: str  # "backup", "request" or "target table": where the key schema came from
+    duration_seconds: float
+    restore_id: str = ""
+    invocations: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "complete", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "RestoreResult":
+        return cls(**{k: v for k, v in document.items() if k != "status"})
+
+
+@dataclass(frozen=True)
+class RestoreInProgress:
+    """A restore that is not finished: paused by this invocation, or read back from its journal.
+
+    One shape for both, so the answer of a pausing invocation and a status read look alike;
+    the next invocation carries on from `checkpoint_key`.
+    """
+
+    restore_id: str
+    checkpoint_key: str
+    progress_location: str  # the restore's folder of checkpoints and, once done, result.json
+    source: str
+    target_table: str
+    items_restored: int
+    expected_items: int | None
+    invocations: int
+    started_at: str
+
+    @classmethod
+    def at(
+        cls, progress: RestoreProgress, checkpoint_key: str, progress_location: str
+    ) -> "RestoreInProgress":
+        return cls(
+            restore_id=progress.restore_id,
+            checkpoint_key=checkpoint_key,
+            progress_location=progress_location,
+            source=progress.source_location,
+            target_table=progress.target_table,
+            items_restored=progress.items_restored,
+            expected_items=progress.expected_items,
+            invocations=progress.invocations,
+            started_at=progress.started_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": "continuing",
+            "restore_id": self.restore_id,
+            "source": self.source,
+            "target_table": self.target_table,
+            "items_restored": self.items_restored,
+            "expected_items": self.expected_items,
+            "invocations": self.invocations,
+            "started_at": self.started_at,
+            "progress": self.progress_location,
+        }
 
 
 class RestoreJournal:
@@ -113,22 +187,18 @@ class RestoreJournal:
         recorded: dict[str, Any] = json.loads(self.store.get(key))
         return recorded
 
-    def status(self, restore_id: str) -> dict[str, Any]:
+    def status(self, restore_id: str) -> RestoreResult | RestoreInProgress:
         """The result when done, else how far the furthest checkpoint got."""
         result = self.result(restore_id)
         if result is not None:
-            return result
-        progress = self.load(self.latest_checkpoint(restore_id))
-        return {
-            "status": "continuing",
-            "restore_id": restore_id,
-            "source": progress.source_location,
-            "target_table": progress.target_table,
-            "items_restored": progress.items_restored,
-            "expected_items": progress.expected_items,
-            "invocations": progress.invocations,
-            "started_at": progress.started_at,
-        }
+            return RestoreResult.from_json(result)
+        checkpoint_key = self.latest_checkpoint(restore_id)
+        return self.in_progress(self.load(checkpoint_key), checkpoint_key)
+
+    def in_progress(self, progress: RestoreProgress, checkpoint_key: str) -> RestoreInProgress:
+        """Where the restore stands at `checkpoint_key` (`progress` is what it holds)."""
+        location = self.store.location(self.restore_folder(progress.restore_id))
+        return RestoreInProgress.at(progress, checkpoint_key, location)
 
     def discard_checkpoints(self, restore_id: str) -> None:
         self.store.delete(

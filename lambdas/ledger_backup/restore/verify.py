@@ -62,6 +62,50 @@ class VerifyReport:
         }
 
 
+@dataclass(frozen=True)
+class DryRunReport:
+    """The answer of a dry run (Lambda `"dry_run": true`, CLI `verify`): verified or corrupt, never raised.
+
+    `against` is the CLI's `--against TABLE` comparison, when one was asked for and made.
+    """
+
+    report: VerifyReport
+    against: "Comparison | None" = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    @classmethod
+    def unreadable(cls, location: str, error: Exception) -> "DryRunReport":
+        """The report on a backup whose own records (manifests) already fail the check."""
+        return cls(
+            VerifyReport(
+                source=location,
+                kind="unknown",
+                parts=0,
+                item_count=0,
+                expected_items=None,
+                object_bytes=0,
+                json_bytes=0,
+                integrity="none: the backup's records could not be read",
+                keys_checked=None,
+                problems=(str(error),),
+                notes=(),
+            )
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "status": "verified" if self.ok else "corrupt",
+            "dry_run": True,
+            **self.report.to_json(),
+        }
+        if self.against is not None:
+            document["against"] = self.against.to_json()
+        return document
+
+
 class KeyChecker:
     """Refuses items that lack a key attribute of the schema, or hold it with another type."""
 

@@ -1,0 +1,61 @@
+"""What the functions may touch, and the restore options a request asks for: pure, no AWS calls.
+
+The restore function reads only its own bucket under its backup prefix and writes only the
+ledger or tables named after it; a backup continuation must be one of its own table's.
+"""
+
+from ledger_backup.errors import InvalidRequest
+from ledger_backup.restore.run import RestoreOptions
+from ledger_backup.schema import TableSchema, key_schema_from_json
+from ledger_backup.sources import LATEST
+from runtime.events import ContinuationEvent, RestoreRequest, ResumeRestoreEvent
+from runtime.settings import Settings
+
+
+def check_allowed(request: RestoreRequest, settings: Settings) -> None:
+    """The function may only read its own backups and write the ledger or tables named after it."""
+    if not request.target_table.startswith(settings.table_name):
+        raise InvalidRequest(
+            f"target_table {request.target_table!r} is not allowed: this function restores only into "
+            f"{settings.table_name!r} or tables whose names start with it "
+            f"(e.g. {settings.table_name}-restored)"
+        )
+    if request.bucket is not None and request.bucket != settings.bucket:
+        raise InvalidRequest(
+            f"bucket {request.bucket!r} is not allowed: this function restores only from its backup "
+            f"bucket {settings.bucket!r}"
+        )
+    if request.s3_key == LATEST:
+        return
+    if not request.s3_key.startswith(settings.prefix) or ".." in request.s3_key.split("/"):
+        raise InvalidRequest(f"s3_key {request.s3_key!r} is outside the backup prefix {settings.prefix!r}")
+
+
+def check_backup_checkpoint(checkpoint_key: str, settings: Settings) -> None:
+    """A backup continuation carries on only one of this function's own table's backups."""
+    if not checkpoint_key.startswith(f"{settings.prefix}{settings.table_name}/") or ".." in checkpoint_key:
+        raise InvalidRequest(f"checkpoint {checkpoint_key!r} is not one of this table's backups")
+
+
+def _key_schema(request: RestoreRequest) -> TableSchema | None:
+    """The request's `key_schema` as a schema (its entries were checked when the event was parsed)."""
+    if request.key_schema is None:
+        return None
+    return key_schema_from_json([entry.model_dump() for entry in request.key_schema])
+
+
+def restore_options(
+    request: RestoreRequest | ContinuationEvent | ResumeRestoreEvent, settings: Settings
+) -> RestoreOptions:
+    """A new restore takes the request's options; a continued one only the function's tuning."""
+    if not isinstance(request, RestoreRequest):
+        return RestoreOptions(
+            writers=settings.restore_writers, max_items_per_second=settings.max_items_per_second
+        )
+    return RestoreOptions(
+        create_table=request.create_table,
+        overwrite=request.overwrite,
+        writers=settings.restore_writers,
+        key_schema=_key_schema(request),
+        max_items_per_second=request.max_items_per_second or settings.max_items_per_second,
+    )
