@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ledger_backup.errors import BackupNotFound, CorruptBackup
-from ledger_backup.restore.journal import RestoreJournal, RestoreProgress, new_restore_id
+from ledger_backup.restore.journal import RestoreJournal, RestoreProgress, RestoreResult, new_restore_id
 from ledger_backup.schema import TableSchema
 from ledger_backup.storage.stores import LocalStore
 
@@ -127,7 +127,7 @@ def test_result_is_none_until_finished(journal: RestoreJournal) -> None:
 def test_status_while_continuing_reports_the_furthest_checkpoint(journal: RestoreJournal) -> None:
     journal.save(restore_progress(300), "a")
     journal.save(restore_progress(700), "b")
-    assert journal.status(RID) == {
+    assert journal.status(RID).to_json() == {
         "status": "continuing",
         "restore_id": RID,
         "source": "s3://bkt/backups/ledger/2026-11-25T03-00-00.000Z/manifest.json",
@@ -136,14 +136,26 @@ def test_status_while_continuing_reports_the_furthest_checkpoint(journal: Restor
         "expected_items": 1000,
         "invocations": 1,
         "started_at": "2026-11-25T03:00:00+00:00",
+        "progress": journal.store.location(journal.restore_folder(RID)),
     }
 
 
 def test_status_when_done_is_the_result(journal: RestoreJournal) -> None:
     journal.save(restore_progress(300), "a")
-    result = {"status": "complete", "restore_id": RID, "items_restored": 1000}
+    result = RestoreResult(
+        source="s3://bkt/backups/ledger/2026-11-25T03-00-00.000Z/manifest.json",
+        kind="ledger-backup",
+        target_table="ledger-restored",
+        table_created=True,
+        items_restored=1000,
+        files=4,
+        compressed_bytes=1234,
+        schema_from="backup",
+        duration_seconds=1.5,
+        restore_id=RID,
+    ).to_json()
     journal.finish(RID, result)
-    assert journal.status(RID) == result
+    assert journal.status(RID).to_json() == result
 
 
 def test_status_of_an_unknown_restore_is_not_found(journal: RestoreJournal) -> None:
