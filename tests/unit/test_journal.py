@@ -222,12 +222,6 @@ def test_an_unreadable_checkpoint_is_corrupt_and_named(
         journal.load(key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="result()/status()/finish() json.loads result.json unguarded: a damaged result (e.g. a "
-    "LocalStore put_new cut off by a crash, which is not atomic) raises a bare JSONDecodeError that "
-    "names no file, where load() raises CorruptBackup naming the checkpoint",
-)
 def test_an_unreadable_result_is_corrupt_and_named(journal: RestoreJournal, store: LocalStore) -> None:
     store.put(FOLDER + "result.json", b'{"status": "compl')
     with pytest.raises(CorruptBackup, match=r"result\.json"):

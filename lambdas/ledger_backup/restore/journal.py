@@ -176,15 +176,22 @@ class RestoreJournal:
         try:
             self.store.put_new(key, json.dumps(result, indent=2).encode("utf-8"))
         except FileExistsError:
-            recorded: dict[str, Any] = json.loads(self.store.get(key))
-            return recorded
+            return self._read_result(key)
         return result
 
     def result(self, restore_id: str) -> dict[str, Any] | None:
         key = self.restore_folder(restore_id) + RESULT_NAME
         if not self.store.exists(key):
             return None
-        recorded: dict[str, Any] = json.loads(self.store.get(key))
+        return self._read_result(key)
+
+    def _read_result(self, key: str) -> dict[str, Any]:
+        try:
+            recorded = json.loads(self.store.get(key))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptBackup(f"restore result {self.store.location(key)} is unreadable: {exc}") from exc
+        if not isinstance(recorded, dict):
+            raise CorruptBackup(f"restore result {self.store.location(key)} is not a JSON object")
         return recorded
 
     def status(self, restore_id: str) -> RestoreResult | RestoreInProgress:

@@ -5,6 +5,8 @@ Uploads are all-or-nothing: an upload that is not committed leaves no object beh
 """
 
 import io
+import os
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
@@ -174,10 +176,19 @@ class LocalStore:
         upload.commit()
 
     def put_new(self, key: str, data: bytes) -> None:
+        """Whole or not at all: the data goes to a hidden file first, then is linked into place.
+
+        `os.link` fails when the key exists, so two writers cannot both win, and a crash
+        mid-write leaves no cut-off manifest or result under the key.
+        """
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("xb") as file:
-            file.write(data)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        try:
+            partial.write_bytes(data)
+            os.link(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes:
         with self.open_read(key) as file:
@@ -196,10 +207,13 @@ class LocalStore:
         root = self.root.resolve()
         if not root.is_dir():
             return
-        for path in sorted(root.rglob("*")):
-            key = path.relative_to(root).as_posix()
-            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
-                yield key
+        keys = (
+            path.relative_to(root).as_posix()
+            for path in root.rglob("*")
+            if path.is_file() and not path.name.startswith(".")
+        )
+        # In S3's order (whole keys, UTF-8 bytes), so both stores list alike.
+        yield from sorted((k for k in keys if k.startswith(prefix)), key=lambda k: k.encode("utf-8"))
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
