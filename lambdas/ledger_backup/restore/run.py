@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ledger_backup.aws.clients import json_batch_sender
 from ledger_backup.aws.tables import describe_table
+from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
@@ -262,7 +262,7 @@ def _write(  # noqa: PLR0917 - private; the public functions above name every ar
     meter = ReadMeter()
     checker = KeyChecker(progress.schema)
     writer = ParallelBatchWriter(
-        json_batch_sender(dynamodb),
+        TextBatchSender(dynamodb).send,
         target_table,
         progress.schema.key_names,
         threads=options.writers,

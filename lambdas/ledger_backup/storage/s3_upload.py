@@ -55,9 +55,8 @@ class S3MultipartUpload:
         """Make the object visible; until this returns, nothing is under the key."""
         if self._closed:
             return
-        del self._buffer[
-            self._filled :
-        ]  # the last part is what was filled; the buffer is not needed after it
+        # The last part is what was filled; the buffer is not needed after it.
+        del self._buffer[self._filled :]
         try:
             if self._upload_id is None:
                 self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._buffer)  # type: ignore[arg-type]  # botocore sends a bytearray as is
