@@ -10,14 +10,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
-from ledger_backup.aws.clients import ITEM_TEXTS, json_batch_sender, json_encoded_requests, scanned_item_texts
+from ledger_backup.aws.scan_texts import TextScanner
+from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.codec import encode_put_request, encode_write_request
 
 if TYPE_CHECKING:
@@ -61,16 +61,13 @@ def parallel_scan(
 ) -> RawResult:
     """Scan every segment in its own thread, counting items and dropping them.
 
-    `as_text` leaves every item undecoded (our client's item-text path, as the backup reads
+    `as_text` leaves every item undecoded (aws.scan_texts.TextScanner, as the backup reads
     them): the least client work a Scan can cost, so the closest to the engine's own limit.
     """
 
-    def scan_segment(segment: int) -> int:
-        with scanned_item_texts() if as_text else nullcontext():
-            return scan_pages(segment)
+    texts = TextScanner(dynamodb) if as_text else None  # built off the clock
 
-    def scan_pages(segment: int) -> int:
-        count = 0
+    def scan_segment(segment: int) -> int:
         request: dict[str, Any] = {
             "TableName": table,
             "Segment": segment,
@@ -78,9 +75,12 @@ def parallel_scan(
             "Limit": limit,
             "ConsistentRead": consistent_read,
         }
+        if texts is not None:
+            return sum(len(page.texts) for page in texts.pages(**request))
+        count = 0
         while True:
             page: Any = dynamodb.scan(**request)
-            count += len(page[ITEM_TEXTS] if as_text else page["Items"])
+            count += len(page["Items"])
             if "LastEvaluatedKey" not in page:
                 return count
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -110,7 +110,7 @@ def threaded_batch_write_texts(
     The least client work a write can cost, so the closest to the engine's own limit.
     """
 
-    send_json = json_batch_sender(dynamodb)
+    send_json = TextBatchSender(dynamodb).send
 
     def send(pending: list[bytes]) -> list[bytes]:
         response = send_json(table, pending)
@@ -130,11 +130,15 @@ def threaded_batch_write(
 ) -> RawResult:
     """Each thread sends every `threads`-th batch; unprocessed items are resent at once.
 
-    `json_encoded` uses our client's json fast path (it needs a client from ledger_backup.aws.clients).
+    `json_encoded`: each request is encoded by the json module on the clock (codec.encode_write_request)
+    and sent as text (aws.write_json.TextBatchSender), as items the client returned (B/BS as bytes).
     """
+    sender = TextBatchSender(dynamodb) if json_encoded else None  # built off the clock
 
     def send(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        with json_encoded_requests() if json_encoded else nullcontext():
+        if sender is not None:
+            response = sender.send(table, [encode_write_request(request) for request in pending])
+        else:
             response = dynamodb.batch_write_item(RequestItems={table: pending})  # type: ignore[dict-item]
         unprocessed: list[dict[str, Any]] = response.get("UnprocessedItems", {}).get(table, [])  # type: ignore[assignment]
         return unprocessed

@@ -1,4 +1,4 @@
-"""Our client's JSON paths against DynamoDB Local: item texts from Scan, write requests as text.
+"""The JSON fast paths against DynamoDB Local: item texts from Scan, write requests as text.
 
 The backup copies each item's text out of the Scan response and the restore sends stored
 lines as write requests, so both must carry exactly what botocore's own paths would.
@@ -6,13 +6,16 @@ lines as write requests, so both must carry exactly what botocore's own paths wo
 
 import gzip
 import json
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from devtools.edge_items import edge_items
 from devtools.tables import create_table, load_items, scan_all
-from ledger_backup.aws.clients import ITEM_TEXTS, dynamodb_client, json_batch_sender, scanned_item_texts
+from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.aws.scan_texts import ItemTextPage, TextScanner
+from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.codec import decode_line, encode_put_request, loads_items_json
 from ledger_backup.storage.stores import S3Store
@@ -35,19 +38,19 @@ def test_scanned_item_texts_are_the_items_botocore_returns(
     dynamodb: "DynamoDBClient", edge_table: str
 ) -> None:
     ours = dynamodb_client()
-    with scanned_item_texts():
-        text_pages = _scan_pages(ours, edge_table, 3)
+    text_pages: list[ItemTextPage] = list(
+        TextScanner(ours).pages(TableName=edge_table, ConsistentRead=True, Limit=3)
+    )
     plain_pages = _scan_pages(dynamodb, edge_table, 3)
 
-    assert (
-        len(text_pages) == len(plain_pages) > 2
-    )  # paginated by LastEvaluatedKey, which botocore still parses
+    # paginated by LastEvaluatedKey, which botocore still parses
+    assert len(text_pages) == len(plain_pages) > 2
+    assert [f.name for f in fields(ItemTextPage)] == ["texts", "last_evaluated_key"]  # no decoded Items
     for text_page, plain_page in zip(text_pages, plain_pages, strict=True):
-        assert text_page["Items"] == []
-        assert [loads_items_json(text) for text in text_page[ITEM_TEXTS]] == plain_page["Items"]
-        assert text_page["Count"] == plain_page["Count"]
-        assert text_page.get("LastEvaluatedKey") == plain_page.get("LastEvaluatedKey")
-    # Outside the block, the same client parses items the usual way again.
+        assert [loads_items_json(text) for text in text_page.texts] == plain_page["Items"]
+        assert len(text_page.texts) == plain_page["Count"]
+        assert text_page.last_evaluated_key == plain_page.get("LastEvaluatedKey")
+    # The client the scanner was made from still parses items the usual way.
     assert (
         _scan_pages(ours, edge_table, 100)[0]["Items"] == _scan_pages(dynamodb, edge_table, 100)[0]["Items"]
     )
@@ -56,7 +59,7 @@ def test_scanned_item_texts_are_the_items_botocore_returns(
 def test_backup_lines_are_the_same_items_with_or_without_the_text_path(
     dynamodb: "DynamoDBClient", s3: "S3Client", bucket: str, edge_table: str
 ) -> None:
-    """A client without our handlers (a plain boto3 one) gets items as values and encodes them."""
+    """A plain boto3 client gives the backup the same lines as ours: the text scanner is made from either."""
     store = S3Store(s3, bucket)
 
     def backed_up_items(client: Any, prefix: str) -> list[dict[str, Any]]:
@@ -71,18 +74,20 @@ def test_backup_lines_are_the_same_items_with_or_without_the_text_path(
     as_text = backed_up_items(dynamodb_client(), "text/")
     as_values = backed_up_items(dynamodb, "values/")
     assert as_text == as_values
+    stock = [item for page in _scan_pages(dynamodb, edge_table, 100) for item in page["Items"]]
+    assert as_values == sorted(stock, key=lambda item: (item["pk"]["S"], item["sk"]["N"]))
     assert len(as_text) == len(edge_items())
 
 
 def test_write_requests_sent_as_text_store_what_botocore_would(
     dynamodb: "DynamoDBClient", unique_name: str
 ) -> None:
-    """Any client will do: json_batch_sender installs its handlers on a plain boto3 client too."""
+    """Any client will do: TextBatchSender installs its handlers on a plain boto3 client too."""
     as_text, by_botocore = f"wire-{unique_name}", f"wire-{unique_name}-botocore"
     for table in (as_text, by_botocore):
         create_table(dynamodb, table, hash_key="pk")
     items = edge_items()
-    send = json_batch_sender(dynamodb)
+    send = TextBatchSender(dynamodb).send
     for start in range(0, len(items), 25):
         requests = [encode_put_request(item) for item in items[start : start + 25]]
         assert send(as_text, requests).get("UnprocessedItems") == {}
@@ -98,7 +103,7 @@ def test_a_refused_text_request_fails_like_any_other_call(
     table = f"wire-{unique_name}"
     create_table(dynamodb, table, hash_key="pk")
     twice = encode_put_request({"pk": {"S": "same"}})
-    send = json_batch_sender(dynamodb)
+    send = TextBatchSender(dynamodb).send
     with pytest.raises(dynamodb.exceptions.ClientError, match="duplicates"):
         send(table, [twice, twice])
     send(table, [json.dumps({"PutRequest": {"Item": {"pk": {"S": "after"}}}}).encode()])

@@ -13,6 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ledger_backup.aws.scan_texts import ItemTextPage
+from ledger_backup.codec import encode_item
+
 
 def client_error(code: str, operation: str, status: int = 400, message: str = "") -> ClientError:
     """A ClientError as botocore raises it for a service's error answer."""
@@ -205,7 +208,7 @@ class ScanTable:
     DynamoDB's do), and ExclusiveStartKey resumes after that key. `fail` maps
     a segment to the number of pages it serves before its next page raises an error.
     `before_page(segment, page_number)` runs before each page is served (to order threads);
-    `page_hook(segment, items)` can return extra page members (e.g. ITEM_TEXTS).
+    `page_hook(segment, items)` can return extra page members (e.g. `texts`, see `pages`).
     """
 
     description: dict[str, Any]
@@ -234,15 +237,31 @@ class ScanTable:
         assert operation == "scan", operation
         return _ScanPaginator(self)
 
+    def pages(self, **scan_params: Any) -> Iterator[ItemTextPage]:
+        """The backup's view (aws.scan_texts.ItemTextPages): each page's items as JSON texts.
+
+        `page_hook` may give a page's texts as they came off the wire under `texts`.
+        """
+        with self._lock:
+            self.scan_requests.append(dict(scan_params))
+        request = {k: v for k, v in scan_params.items() if k != "Limit"}
+        request["PaginationConfig"] = {"PageSize": scan_params["Limit"]}
+        for page in _ScanPaginator(self).paginate(record=False, **request):
+            texts = page.get("texts")
+            if not isinstance(texts, list):
+                texts = [encode_item(item) for item in page["Items"]]
+            yield ItemTextPage(texts, page.get("LastEvaluatedKey"))
+
 
 class _ScanPaginator:
     def __init__(self, table: ScanTable) -> None:
         self.table = table
 
-    def paginate(self, **request: Any) -> Iterator[dict[str, Any]]:
+    def paginate(self, record: bool = True, **request: Any) -> Iterator[dict[str, Any]]:
         table = self.table
-        with table._lock:
-            table.scan_requests.append(request)
+        if record:
+            with table._lock:
+                table.scan_requests.append(request)
         assert request["TableName"] == table.description["TableName"]
         assert request["TotalSegments"] == len(table.segments)
         segment: int = request["Segment"]

@@ -2,8 +2,8 @@
 
 DynamoDB is a stand-in (tests/unit/stand_ins.ScanTable: DescribeTable, DescribeTimeToLive and a
 Scan paginator), except in the last tests, which drive a real botocore client through the
-project's own client (aws.clients.dynamodb_client, with its Scan fast path that cuts the item
-texts out of the raw response) over an HTTP stand-in: the fast path only exists inside botocore's
+project's own scanner (aws.scan_texts.TextScanner, which cuts the item texts out of the raw
+response) over an HTTP stand-in: the fast path only exists inside botocore's
 response handling, so a Stubber (which skips it) cannot reach it.
 """
 
@@ -21,7 +21,8 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 
-from ledger_backup.aws.clients import ITEM_TEXTS, dynamodb_client
+from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.aws.scan_texts import TextScanner
 from ledger_backup.backup.progress import BackupProgress
 from ledger_backup.backup.run import (
     BackupInProgress,
@@ -209,6 +210,7 @@ def test_full_backup_writes_data_files_and_the_manifest_with_the_right_counts(st
         options=BackupOptions(total_segments=2, page_size=3),
         now=lambda: NOW,
         invocation_id="inv1",
+        scan_pages=table,
     )
     assert isinstance(result, BackupResult)
     assert result.table_name == "ledger"
@@ -249,6 +251,7 @@ def test_data_files_are_named_by_segment_part_and_invocation(store: RecordingSto
         options=BackupOptions(total_segments=2, page_size=5),
         now=lambda: NOW,
         invocation_id="inv1",
+        scan_pages=table,
     )
     assert files_on_disk(store) == [
         FOLDER + "data/segment-0000-part-0000-inv1.json.gz",
@@ -265,6 +268,7 @@ def test_the_manifest_is_written_last_after_every_data_file(store: RecordingStor
         "ledger",
         options=BackupOptions(total_segments=3, page_size=2, max_file_bytes=1),
         now=lambda: NOW,
+        scan_pages=table,
     )
     writes = [(event, key) for event, key in store.events if event in ("commit", "put", "put_new")]
     assert writes[-1] == ("put_new", MANIFEST)  # written once, only if absent
@@ -276,25 +280,33 @@ def test_the_manifest_is_written_last_after_every_data_file(store: RecordingStor
 
 def test_scan_requests_are_consistent_parallel_and_paged(store: RecordingStore) -> None:
     table = ledger([items(0, 1), items(1, 1), items(2, 1)])
-    run_backup(client(table), store, "ledger", options=BackupOptions(total_segments=3, page_size=7))
+    run_backup(
+        client(table), store, "ledger", options=BackupOptions(total_segments=3, page_size=7), scan_pages=table
+    )
     assert sorted(r["Segment"] for r in table.scan_requests) == [0, 1, 2]
     for request in table.scan_requests:
         assert request["TableName"] == "ledger"
         assert request["TotalSegments"] == 3
         assert request["ConsistentRead"] is True
-        assert request["PaginationConfig"] == {"PageSize": 7}
+        assert request["Limit"] == 7
         assert "ExclusiveStartKey" not in request
 
 
 def test_the_page_size_defaults_to_about_one_megabyte_of_items(store: RecordingStore) -> None:
     table = ledger([items(0, 3)])  # 100 items of 4 KiB on average: 256 per MiB
-    run_backup(client(table), store, "ledger", options=BackupOptions(total_segments=1))
-    assert table.scan_requests[0]["PaginationConfig"] == {"PageSize": 256}
+    run_backup(client(table), store, "ledger", options=BackupOptions(total_segments=1), scan_pages=table)
+    assert table.scan_requests[0]["Limit"] == 256
 
 
 def test_eventually_consistent_reads_when_asked(store: RecordingStore) -> None:
     table = ledger([items(0, 3)])
-    run_backup(client(table), store, "ledger", options=BackupOptions(total_segments=1, consistent_read=False))
+    run_backup(
+        client(table),
+        store,
+        "ledger",
+        options=BackupOptions(total_segments=1, consistent_read=False),
+        scan_pages=table,
+    )
     assert table.scan_requests[0]["ConsistentRead"] is False
 
 
@@ -307,6 +319,7 @@ def test_big_segments_are_split_into_several_files(store: RecordingStore) -> Non
         options=BackupOptions(total_segments=1, page_size=3, max_file_bytes=1),  # every page fills a file
         now=lambda: NOW,
         invocation_id="inv1",
+        scan_pages=table,
     )
     assert isinstance(result, BackupResult)
     found = backed_up_items(store)
@@ -323,7 +336,12 @@ def test_big_segments_are_split_into_several_files(store: RecordingStore) -> Non
 def test_an_empty_table_gives_a_manifest_without_files(store: RecordingStore) -> None:
     table = ledger([[], []])
     result = run_backup(
-        client(table), store, "ledger", options=BackupOptions(total_segments=2), now=lambda: NOW
+        client(table),
+        store,
+        "ledger",
+        options=BackupOptions(total_segments=2),
+        now=lambda: NOW,
+        scan_pages=table,
     )
     assert (result.item_count, result.file_count) == (0, 0)
     assert read_manifest(store).files == []
@@ -333,7 +351,12 @@ def test_an_empty_table_gives_a_manifest_without_files(store: RecordingStore) ->
 def test_an_empty_last_page_adds_no_file(store: RecordingStore) -> None:
     table = ledger([items(0, 6)])  # pages of 3, 3 and an empty one (DynamoDB stops at Limit)
     result = run_backup(
-        client(table), store, "ledger", options=BackupOptions(total_segments=1, page_size=3), now=lambda: NOW
+        client(table),
+        store,
+        "ledger",
+        options=BackupOptions(total_segments=1, page_size=3),
+        now=lambda: NOW,
+        scan_pages=table,
     )
     assert table.pages_served == [(0, 3), (0, 3), (0, 0)]
     assert result.file_count == 1
@@ -343,7 +366,7 @@ def test_an_empty_last_page_adds_no_file(store: RecordingStore) -> None:
 def test_a_missing_table_is_table_not_found_and_writes_nothing(store: RecordingStore) -> None:
     table = ledger([items(0, 1)])
     with pytest.raises(TableNotFound, match=r"table 'other' does not exist in region eu-west-1"):
-        run_backup(client(table), store, "other")
+        run_backup(client(table), store, "other", scan_pages=table)
     assert files_on_disk(store) == []
 
 
@@ -375,6 +398,7 @@ def test_a_failing_segment_leaves_no_manifest_and_deletes_the_files_it_wrote(sto
             "ledger",
             options=BackupOptions(total_segments=3, page_size=3, max_file_bytes=1),
             now=lambda: NOW,
+            scan_pages=table,
         )
     assert committed_elsewhere.is_set()
     committed = {key for event, key in store.events if event == "commit"}
@@ -392,7 +416,7 @@ def test_a_failing_segment_leaves_no_manifest_and_deletes_the_files_it_wrote(sto
 def test_a_failure_on_the_first_page_writes_nothing(store: RecordingStore) -> None:
     table = ledger([items(0, 3)], fail={0: 0})
     with pytest.raises(ClientError):
-        run_backup(client(table), store, "ledger", options=BackupOptions(total_segments=1))
+        run_backup(client(table), store, "ledger", options=BackupOptions(total_segments=1), scan_pages=table)
     assert files_on_disk(store) == []
     assert store.events == []
 
@@ -415,6 +439,7 @@ def test_cleanup_after_a_failure_is_best_effort_and_the_scan_error_wins(
             store,
             "ledger",
             options=BackupOptions(total_segments=1, page_size=3, max_file_bytes=1),
+            scan_pages=table,
         )
     assert "could not delete the data files of the failed invocation" in caplog.text
     assert not any(key.endswith("manifest.json") for key in files_on_disk(store))
@@ -426,7 +451,7 @@ def test_a_finished_backup_whose_tidying_fails_is_still_complete(
     store = UndeletableStore(tmp_path / "store")
     table = ledger([items(0, 7)])
     paused = paused_backup(store, table, segments=1)
-    result = resume_backup(client(table), store, paused.checkpoint_key)
+    result = resume_backup(client(table), store, paused.checkpoint_key, scan_pages=table)
     assert isinstance(result, BackupResult)
     assert result.item_count == 7
     assert store.exists(MANIFEST)
@@ -446,6 +471,7 @@ def paused_backup(store: RecordingStore, table: ScanTable, segments: int = 2) ->
         now=lambda: NOW,
         should_pause=lambda: True,  # every segment stops after its first page
         invocation_id="inv1",
+        scan_pages=table,
     )
     assert isinstance(paused, BackupInProgress)
     return paused
@@ -482,6 +508,7 @@ def test_pause_after_some_pages_of_one_segment(store: RecordingStore) -> None:
         options=BackupOptions(total_segments=1, page_size=2),
         now=lambda: NOW,
         should_pause=pause_after(3),
+        scan_pages=table,
     )
     assert isinstance(paused, BackupInProgress)
     assert paused.items_so_far == 6
@@ -493,7 +520,9 @@ def test_resume_finishes_the_backup_with_every_item_once(store: RecordingStore) 
     table = ledger([items(0, 7), items(100, 5)])
     paused = paused_backup(store, table)
     first_requests = len(table.scan_requests)
-    result = resume_backup(client(table), store, paused.checkpoint_key, now=lambda: NOW, invocation_id="inv2")
+    result = resume_backup(
+        client(table), store, paused.checkpoint_key, now=lambda: NOW, invocation_id="inv2", scan_pages=table
+    )
     assert isinstance(result, BackupResult)
     assert result.manifest_key == MANIFEST
     assert result.item_count == 12
@@ -522,7 +551,7 @@ def test_a_finished_segment_is_not_scanned_again(store: RecordingStore) -> None:
     progress = BackupProgress.from_json_bytes(store.get(paused.checkpoint_key), "checkpoint")
     assert [s.done for s in progress.segments] == [True, False]
     before = len(table.scan_requests)
-    result = resume_backup(client(table), store, paused.checkpoint_key)
+    result = resume_backup(client(table), store, paused.checkpoint_key, scan_pages=table)
     assert isinstance(result, BackupResult)
     assert [r["Segment"] for r in table.scan_requests[before:]] == [1]
     assert result.item_count == 10
@@ -532,13 +561,18 @@ def test_a_resume_can_pause_again(store: RecordingStore) -> None:
     table = ledger([items(0, 9)])
     paused = paused_backup(store, table, segments=1)
     again = resume_backup(
-        client(table), store, paused.checkpoint_key, should_pause=lambda: True, invocation_id="i2"
+        client(table),
+        store,
+        paused.checkpoint_key,
+        should_pause=lambda: True,
+        invocation_id="i2",
+        scan_pages=table,
     )
     assert isinstance(again, BackupInProgress)
     assert again.checkpoint_key == FOLDER + "progress/checkpoint-0002-i2.json"
     assert again.items_so_far == 6
     assert again.invocations == 2
-    done = resume_backup(client(table), store, again.checkpoint_key, invocation_id="i3")
+    done = resume_backup(client(table), store, again.checkpoint_key, invocation_id="i3", scan_pages=table)
     assert isinstance(done, BackupResult)
     assert done.invocations == 3
     assert done.item_count == 9
@@ -551,12 +585,14 @@ def test_resume_keeps_the_checkpoints_segments_and_page_size(store: RecordingSto
     paused = paused_backup(store, table)  # 2 segments, pages of 3
     before = len(table.scan_requests)
     result = resume_backup(
-        client(table), store, paused.checkpoint_key, options=BackupOptions(total_segments=8, page_size=50)
+        client(table),
+        store,
+        paused.checkpoint_key,
+        options=BackupOptions(total_segments=8, page_size=50),
+        scan_pages=table,
     )
     assert isinstance(result, BackupResult)
-    assert {
-        (r["TotalSegments"], r["PaginationConfig"]["PageSize"]) for r in table.scan_requests[before:]
-    } == {(2, 3)}
+    assert {(r["TotalSegments"], r["Limit"]) for r in table.scan_requests[before:]} == {(2, 3)}
     assert read_manifest(store).total_segments == 2
     assert result.item_count == 12
 
@@ -573,12 +609,15 @@ def test_a_failed_continuation_keeps_the_earlier_files_and_can_be_retried(store:
             paused.checkpoint_key,
             options=BackupOptions(max_file_bytes=1),
             invocation_id="dies",
+            scan_pages=table,
         )
     assert any(event == "commit" and "-dies." in key for event, key in store.events)
     assert files_on_disk(store) == kept  # only the failed invocation's own files are gone
     assert not store.exists(MANIFEST)
     table.fail = {}
-    retried = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="retry")
+    retried = resume_backup(
+        client(table), store, paused.checkpoint_key, invocation_id="retry", scan_pages=table
+    )
     assert isinstance(retried, BackupResult)
     assert retried.item_count == 12
     assert [i for _, v in sorted(backed_up_items(store).items()) for i in v] == items(0, 7) + items(100, 5)
@@ -588,11 +627,11 @@ def test_a_failed_continuation_keeps_the_earlier_files_and_can_be_retried(store:
 def test_resuming_a_checkpoint_a_twin_already_finished_returns_that_backup(store: RecordingStore) -> None:
     table = ledger([items(0, 7), items(100, 5)])
     paused = paused_backup(store, table)
-    first = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="a")
+    first = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="a", scan_pages=table)
     assert isinstance(first, BackupResult)
     files_before = files_on_disk(store)
     requests_before = len(table.scan_requests)
-    twin = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="b")
+    twin = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="b", scan_pages=table)
     assert isinstance(twin, BackupResult)
     assert (twin.manifest_key, twin.item_count, twin.file_count, twin.started_at) == (
         first.manifest_key,
@@ -610,10 +649,10 @@ def test_a_twin_finishing_second_adopts_the_first_manifest_and_drops_its_own_fil
     table = ledger([items(0, 7), items(100, 5)])
     paused = paused_backup(store, table)
     checkpoint = store.get(paused.checkpoint_key)
-    first = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="a")
+    first = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="a", scan_pages=table)
     manifest_bytes = store.get(MANIFEST)
     store.put(paused.checkpoint_key, checkpoint)  # the twin started before the first one tidied up
-    twin = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="b")
+    twin = resume_backup(client(table), store, paused.checkpoint_key, invocation_id="b", scan_pages=table)
     assert isinstance(first, BackupResult)
     assert isinstance(twin, BackupResult)
     assert twin.item_count == first.item_count == 12
@@ -637,7 +676,7 @@ def test_a_checkpoint_from_another_folder_is_refused(store: RecordingStore) -> N
     elsewhere = "backups/ledger/2026-11-26T03-00-00.000Z/progress/checkpoint-0001-inv1.json"
     store.put(elsewhere, store.get(paused.checkpoint_key))
     with pytest.raises(CorruptBackup, match="belongs to another folder"):
-        resume_backup(client(table), store, elsewhere)
+        resume_backup(client(table), store, elsewhere, scan_pages=table)
 
 
 def test_a_corrupt_checkpoint_is_refused_naming_it(store: RecordingStore) -> None:
@@ -654,11 +693,16 @@ def test_pages_that_carry_item_texts_are_written_as_they_are(store: RecordingSto
     texts = ['{"pk":{"S":"a"},  "n":{"N":"1.50"}}', '{"pk":{"S":"b"},"b":{"B":"AP8="}}']
 
     def as_texts(segment: int, chunk: list[Item]) -> dict[str, Any]:
-        return {"Items": [], ITEM_TEXTS: texts if chunk else []}
+        return {"Items": [], "texts": texts if chunk else []}
 
     table = ledger([[{"pk": {"S": "a"}}, {"pk": {"S": "b"}}]], page_hook=as_texts)
     result = run_backup(
-        client(table), store, "ledger", options=BackupOptions(total_segments=1), now=lambda: NOW
+        client(table),
+        store,
+        "ledger",
+        options=BackupOptions(total_segments=1),
+        now=lambda: NOW,
+        scan_pages=table,
     )
     (entry,) = read_manifest(store).files
     data = gzip.decompress(store.get(FOLDER + entry.key))
@@ -729,9 +773,16 @@ def test_a_real_client_copies_the_item_texts_of_the_response_into_the_lines(stor
         ]
     )
     dynamodb = dynamodb_client()
+    scanner = TextScanner(dynamodb)
     http.install(dynamodb)
+    http.install(scanner.client)
     result = run_backup(
-        dynamodb, store, "ledger", options=BackupOptions(total_segments=1, page_size=2), now=lambda: NOW
+        dynamodb,
+        store,
+        "ledger",
+        options=BackupOptions(total_segments=1, page_size=2),
+        now=lambda: NOW,
+        scan_pages=scanner,
     )
     assert result.item_count == 3
     (entry,) = read_manifest(store).files
@@ -756,7 +807,9 @@ def test_a_real_client_resumes_after_a_binary_start_key(store: RecordingStore) -
     page = '{"Count":1,"Items":[{"pk":{"B":"AP8="}}],"LastEvaluatedKey":{"pk":{"B":"AP8="}},"ScannedCount":1}'
     http = DynamoDBOverHttp([page, '{"Count":0,"Items":[],"ScannedCount":0}'])
     dynamodb = dynamodb_client()
+    scanner = TextScanner(dynamodb)
     http.install(dynamodb)
+    http.install(scanner.client)
     paused = start_backup(
         dynamodb,
         store,
@@ -764,9 +817,10 @@ def test_a_real_client_resumes_after_a_binary_start_key(store: RecordingStore) -
         options=BackupOptions(total_segments=1, page_size=1),
         now=lambda: NOW,
         should_pause=lambda: True,
+        scan_pages=scanner,
     )
     assert isinstance(paused, BackupInProgress)
-    done = resume_backup(dynamodb, store, paused.checkpoint_key)
+    done = resume_backup(dynamodb, store, paused.checkpoint_key, scan_pages=scanner)
     assert isinstance(done, BackupResult)
     assert done.item_count == 1
     assert http.scans[1]["ExclusiveStartKey"] == {"pk": {"B": "AP8="}}  # the same bytes, sent again

@@ -31,7 +31,7 @@ class ThrottledDynamoDB:
         self._lock = threading.Lock()
 
     def send(self, table: str, write_requests: Sequence[bytes]) -> dict[str, Any]:
-        """What the writer hands to clients.json_batch_sender: each write request as JSON text."""
+        """What the writer hands to aws.write_json.TextBatchSender.send: each write request as JSON text."""
         requests = [json.loads(text) for text in write_requests]
         keys = [r["PutRequest"]["Item"]["pk"]["S"] for r in requests]
         assert len(set(keys)) == len(keys), "DynamoDB refuses duplicate keys in one batch"

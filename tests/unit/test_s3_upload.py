@@ -204,12 +204,6 @@ def test_bigger_part_size_is_honoured() -> None:
     assert s3.objects["backups/t/data/f.json.gz"] == data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commit() returns silently once the upload is closed, so a commit after abort() (or a "
-    "retried commit after a failed one, which aborted) reports success with no object under the key; "
-    "its docstring promises the object is visible once it returns (LocalStore's upload raises here)",
-)
 @pytest.mark.parametrize("how", ["abort", "failed-commit"])
 def test_commit_after_the_upload_was_dropped_is_refused(how: str) -> None:
     s3 = RecordingS3(fail_on={"put_object": 0} if how == "failed-commit" else None)

@@ -11,26 +11,24 @@ saved as a checkpoint; `resume_backup` carries on from it.
 """
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger_backup import layout
-from ledger_backup.aws.clients import ITEM_TEXTS, scanned_item_texts
+from ledger_backup.aws.scan_texts import ItemTextPages, TextScanner
 from ledger_backup.aws.tables import read_schema, require_table, scan_page_size
-from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.backup.progress import PROGRESS_FOLDER, BackupProgress, SegmentProgress
+from ledger_backup.backup.scanner import SegmentScanner
 from ledger_backup.catalog import load_backup
-from ledger_backup.codec import encode_line
 from ledger_backup.contract import DEFAULT_BACKUP_PREFIX
 from ledger_backup.errors import BackupNotFound, CorruptBackup
-from ledger_backup.manifest import DataFile, Manifest
-from ledger_backup.rate_limit import RateLimiter, Unlimited, limiter_for
+from ledger_backup.manifest import Manifest
+from ledger_backup.rate_limit import limiter_for
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -118,10 +116,6 @@ class BackupInProgress:
         }
 
 
-class _Cancelled(Exception):
-    """Another segment failed; this one stops early."""
-
-
 def run_backup(
     dynamodb: "DynamoDBClient",
     store: BackupStore,
@@ -130,9 +124,12 @@ def run_backup(
     prefix: str = DEFAULT_BACKUP_PREFIX,
     options: BackupOptions | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    scan_pages: ItemTextPages | None = None,
 ) -> BackupResult:
     """Back up `table_name` into a new folder of `store` in one go (the CLI's way)."""
-    result = start_backup(dynamodb, store, table_name, prefix=prefix, options=options, now=now)
+    result = start_backup(
+        dynamodb, store, table_name, prefix=prefix, options=options, now=now, scan_pages=scan_pages
+    )
     if not isinstance(result, BackupResult):  # pragma: no cover - only should_pause() can pause
         raise TypeError("a backup without a pause condition paused")
     return result
@@ -148,8 +145,13 @@ def start_backup(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     should_pause: Callable[[], bool] = _never,
     invocation_id: str | None = None,
+    scan_pages: ItemTextPages | None = None,
 ) -> BackupResult | BackupInProgress:
-    """Back up `table_name` into a new folder of `store`: finished, or paused at a checkpoint."""
+    """Back up `table_name` into a new folder of `store`: finished, or paused at a checkpoint.
+
+    The items are read through `scan_pages` (default: a TextScanner of `dynamodb`), which
+    answers each Scan page as its items' JSON texts: they become the backup's lines as they are.
+    """
     options = options or BackupOptions()
     table = require_table(dynamodb, table_name)
     started = now()
@@ -172,13 +174,13 @@ def start_backup(
         },
     )
     return _advance(
-        dynamodb,
         store,
         progress,
         options=options,
         now=now,
         should_pause=should_pause,
         invocation_id=invocation_id,
+        scan_pages=scan_pages or TextScanner(dynamodb),
     )
 
 
@@ -191,6 +193,7 @@ def resume_backup(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     should_pause: Callable[[], bool] = _never,
     invocation_id: str | None = None,
+    scan_pages: ItemTextPages | None = None,
 ) -> BackupResult | BackupInProgress:
     """Carry on with the backup a previous invocation paused at `checkpoint_key`.
 
@@ -212,18 +215,17 @@ def resume_backup(
         "backup resumed", extra={"checkpoint": store.location(checkpoint_key), "items": progress.item_count}
     )
     return _advance(
-        dynamodb,
         store,
         progress,
         options=options or BackupOptions(),
         now=now,
         should_pause=should_pause,
         invocation_id=invocation_id,
+        scan_pages=scan_pages or TextScanner(dynamodb),
     )
 
 
 def _advance(
-    dynamodb: "DynamoDBClient",
     store: BackupStore,
     progress: BackupProgress,
     *,
@@ -231,12 +233,13 @@ def _advance(
     now: Callable[[], datetime],
     should_pause: Callable[[], bool],
     invocation_id: str | None,
+    scan_pages: ItemTextPages,
 ) -> BackupResult | BackupInProgress:
     """Scan every unfinished segment until done or paused, then write the manifest or a checkpoint."""
     clock_start = time.monotonic()
     invocation_id = invocation_id or uuid.uuid4().hex[:12]
-    scanner = _SegmentScanner(
-        dynamodb=dynamodb,
+    scanner = SegmentScanner(
+        scan_pages=scan_pages,
         store=store,
         progress=progress,
         options=options,
@@ -320,90 +323,6 @@ def _result(
         duration_seconds=round(seconds, 3),
         invocations=invocations,
     )
-
-
-@dataclass
-class _SegmentScanner:
-    """Scans segments of one table into data files; `cancel` makes every segment give up early."""
-
-    dynamodb: "DynamoDBClient"
-    store: BackupStore
-    progress: BackupProgress
-    options: BackupOptions
-    should_pause: Callable[[], bool]
-    invocation_id: str
-    limiter: RateLimiter | Unlimited
-    cancel: threading.Event = field(default_factory=threading.Event)
-    _committed: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def committed_keys(self) -> list[str]:
-        with self._lock:
-            return list(self._committed)
-
-    def scan(self, segment: int, state: SegmentProgress) -> SegmentProgress:
-        """Scan one segment from where it stood until it ends or a pause is asked for."""
-        with scanned_item_texts():  # each item as the JSON text DynamoDB sent: see clients
-            return self._scan(segment, state)
-
-    def _scan(self, segment: int, state: SegmentProgress) -> SegmentProgress:
-        files = list(state.files)
-        start_key = state.start_key
-        writer: DataFileWriter | None = None
-        request: dict[str, Any] = {
-            "TableName": self.progress.table_name,
-            "Segment": segment,
-            "TotalSegments": self.progress.total_segments,
-            "ConsistentRead": self.options.consistent_read,
-            "PaginationConfig": {"PageSize": self.progress.page_size},
-        }
-        if start_key is not None:
-            request["ExclusiveStartKey"] = start_key
-        try:
-            for page in self.dynamodb.get_paginator("scan").paginate(**request):
-                if self.cancel.is_set():
-                    raise _Cancelled
-                lines, count = _backup_lines(page)
-                if count:
-                    if writer is None:
-                        name = layout.data_file_name(segment, len(files), self.invocation_id)
-                        writer = DataFileWriter(
-                            self.store, self.progress.folder, name, self.options.compress_level
-                        )
-                    writer.write_lines(lines, count)
-                    if writer.uncompressed_bytes >= self.options.max_file_bytes:
-                        files.append(self._commit(writer))
-                        writer = None
-                    self.limiter.acquire(count)
-                start_key = page.get("LastEvaluatedKey")
-                if start_key is None or self.should_pause():
-                    break
-            if writer is not None:
-                files.append(self._commit(writer))
-                writer = None
-        finally:
-            if writer is not None:
-                writer.abort()
-        return SegmentProgress(done=start_key is None, start_key=start_key, files=tuple(files))
-
-    def _commit(self, writer: DataFileWriter) -> DataFile:
-        entry = writer.finish()
-        with self._lock:
-            self._committed.append(self.progress.folder + entry.key)
-        return entry
-
-
-def _backup_lines(page: Mapping[str, object]) -> tuple[str, int]:
-    """The page's items as backup lines and their count; the item texts go into the lines as they are."""
-    texts = page.get(ITEM_TEXTS)
-    if not isinstance(texts, list):  # a page the client parsed the usual way
-        items = page.get("Items")
-        if not isinstance(items, list):
-            return "", 0
-        return "".join([encode_line(item) + "\n" for item in items]), len(items)
-    if not texts:
-        return "", 0
-    return '{"Item":' + '}\n{"Item":'.join(texts) + "}\n", len(texts)
 
 
 def _delete_quietly(store: BackupStore, keys: list[str], what: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ledger_backup.aws.clients import json_batch_sender
+from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
@@ -86,7 +86,7 @@ class RestoreWriter:
     def _batch_writer(self) -> ParallelBatchWriter:
         table, key_names = self.progress.target_table, self.progress.schema.key_names
         limiter = limiter_for(self._max_items_per_second)
-        send = json_batch_sender(self._dynamodb)
+        send = TextBatchSender(self._dynamodb).send
         return ParallelBatchWriter(send, table, key_names, threads=self._writers, limiter=limiter)
 
     def _write_parts(self, batches: ParallelBatchWriter) -> RestoreInProgress | None:

@@ -34,6 +34,7 @@ class S3MultipartUpload:
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._closed = False
+        self._committed = False
 
     def write(self, data: bytes) -> int:
         if self._closed:
@@ -53,11 +54,14 @@ class S3MultipartUpload:
 
     def commit(self) -> None:
         """Make the object visible; until this returns, nothing is under the key."""
-        if self._closed:
+        if self._committed:
             return
-        del self._buffer[
-            self._filled :
-        ]  # the last part is what was filled; the buffer is not needed after it
+        if self._closed:
+            raise ValueError(
+                f"the upload of s3://{self.bucket}/{self.key} was aborted: nothing is under the key"
+            )
+        # The last part is what was filled; the buffer is not needed after it.
+        del self._buffer[self._filled :]
         try:
             if self._upload_id is None:
                 self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._buffer)  # type: ignore[arg-type]  # botocore sends a bytearray as is
@@ -73,7 +77,7 @@ class S3MultipartUpload:
         except BaseException:
             self.abort()
             raise
-        self._closed = True
+        self._closed = self._committed = True
         self._buffer = bytearray()
 
     def abort(self) -> None:
