@@ -143,7 +143,10 @@ class _Decompressed(io.RawIOBase):
 
 
 class ContentStream:
-    """An object's content, decompressed when it is gzip; iterating it gives its lines."""
+    """An object's content, decompressed when it is gzip; iterating it gives its lines.
+
+    Keep it referenced until the reader is drained: its buffers close the reader when collected.
+    """
 
     def __init__(self, reader: ObjectReader, *, gzip_only: bool = False) -> None:
         """`gzip_only`: the format always compresses, so content that is not gzip is damage."""
