@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 GZIP_MAGIC = b"\x1f\x8b"
-_BUFFER = 1024 * 1024
+_BUFFER = 1024 * 1024  # of the object's bytes
+_LINE_BUFFER = 64 * 1024  # of decompressed content: many lines per call, little memory held
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ class ContentStream:
         """`gzip_only`: the format always compresses, so content that is not gzip is damage."""
         buffered = io.BufferedReader(reader, _BUFFER)
         self.compressed = gzip_only or buffered.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC
-        self._stream = io.BufferedReader(_Decompressed(buffered), _BUFFER) if self.compressed else buffered
+        self._stream = (
+            io.BufferedReader(_Decompressed(buffered), _LINE_BUFFER) if self.compressed else buffered
+        )
 
     @property
     def size(self) -> int:
