@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -210,6 +211,7 @@ def test_a_read_that_stops_early_closes_the_object(tmp_path: Path) -> None:
     store = TrackingStore(tmp_path)
     entry = write_part(store, ITEMS)
     entries = LedgerPart(store, FOLDER, entry).entries()
+    assert isinstance(entries, Generator)
     assert store.opened == []  # nothing is opened before the first item is asked for
     next(entries)
     entries.close()  # what a restore does when it must continue in another invocation

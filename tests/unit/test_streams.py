@@ -179,23 +179,33 @@ def reader_of(data: bytes, checksum: Checksum | None) -> ObjectReader:
     return reader
 
 
-LEDGER = dict(checksum_by="manifest", count_by="the manifest lists")
-EXPORT = dict(checksum_by="manifest-files.json", count_by="manifest-files.json lists")
+def ledger(
+    item_count: int | None = None, checksum: Checksum | None = None, size: int | None = None
+) -> Expected:
+    """As sources.ledger words its manifest's promises."""
+    return Expected(item_count, checksum, size, checksum_by="manifest", count_by="the manifest lists")
+
+
+def export(item_count: int | None = None, checksum: Checksum | None = None) -> Expected:
+    """As sources.aws_export words manifest-files.json's promises."""
+    return Expected(
+        item_count, checksum, checksum_by="manifest-files.json", count_by="manifest-files.json lists"
+    )
 
 
 def test_size_and_sha256_mismatch_message() -> None:
     data = b"the stored object"
     good = hashlib.sha256(data).hexdigest()
     reader = reader_of(data, Checksum.sha256_hex(good))
-    check_read("s3://b/k", Expected(2, Checksum.sha256_hex(good), len(data), **LEDGER), reader, 2)
-    wrong = Expected(2, Checksum.sha256_hex("ab" * 32), len(data), **LEDGER)
+    check_read("s3://b/k", ledger(2, Checksum.sha256_hex(good), len(data)), reader, 2)
+    wrong = ledger(2, Checksum.sha256_hex("ab" * 32), len(data))
     with pytest.raises(CorruptBackup) as caught:
         check_read("s3://b/k", wrong, reader_of(data, wrong.checksum), 2)
     assert str(caught.value) == (
         f"s3://b/k: checksum mismatch: manifest says {len(data)} bytes sha256 {'ab' * 32}, "
         f"the object has {len(data)} bytes sha256 {good}"
     )
-    longer = Expected(2, Checksum.sha256_hex(good), len(data) + 1, **LEDGER)  # same digest, other size
+    longer = ledger(2, Checksum.sha256_hex(good), len(data) + 1)  # same digest, other size
     with pytest.raises(
         CorruptBackup,
         match=rf"manifest says {len(data) + 1} bytes sha256 {good}, the object has {len(data)} bytes",
@@ -206,7 +216,7 @@ def test_size_and_sha256_mismatch_message() -> None:
 def test_md5_mismatch_message() -> None:
     data = b"an export's data file"
     actual = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-    expected = Expected(1, Checksum.md5_base64("1B2M2Y8AsgTpgAmY7PhCfg=="), **EXPORT)
+    expected = export(1, Checksum.md5_base64("1B2M2Y8AsgTpgAmY7PhCfg=="))
     with pytest.raises(CorruptBackup) as caught:
         check_read("s3://b/data/x.json.gz", expected, reader_of(data, expected.checksum), 1)
     assert str(caught.value) == (
@@ -218,8 +228,8 @@ def test_md5_mismatch_message() -> None:
 @pytest.mark.parametrize(
     ("expected", "message"),
     [
-        (Expected(item_count=3, **LEDGER), "f: holds 2 items but the manifest lists 3"),
-        (Expected(item_count=3, **EXPORT), "f: holds 2 items but manifest-files.json lists 3"),
+        (ledger(item_count=3), "f: holds 2 items but the manifest lists 3"),
+        (export(item_count=3), "f: holds 2 items but manifest-files.json lists 3"),
         (Expected(item_count=3, count_by="its Count says"), "f: holds 2 items but its Count says 3"),
     ],
 )
@@ -230,7 +240,7 @@ def test_count_mismatch_messages(expected: Expected, message: str) -> None:
 
 
 def test_checksum_is_checked_before_the_count() -> None:
-    expected = Expected(3, Checksum.sha256_hex("00"), **LEDGER)
+    expected = ledger(3, Checksum.sha256_hex("00"))
     with pytest.raises(CorruptBackup, match="checksum mismatch"):
         check_read("f", expected, reader_of(b"x", expected.checksum), 2)
 
