@@ -43,8 +43,11 @@ class TableSchema:
         )
 
     @classmethod
-    def from_description(cls, table: dict[str, Any], ttl: dict[str, Any] | None) -> "TableSchema":
-        """Build from DescribeTable's `Table` and DescribeTimeToLive's `TimeToLiveDescription`."""
+    def from_description(cls, table: Mapping[str, Any], ttl: Mapping[str, Any] | None) -> "TableSchema":
+        """Build from DescribeTable's `Table` and DescribeTimeToLive's `TimeToLiveDescription`.
+
+        Mappings, so that boto3's typed descriptions and plain dicts both fit.
+        """
         billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
         ttl_attribute = None
         if ttl and ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger_backup.backup.data_files import DataFileWriter, read_lines
+from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.manifest import DataFile
+from ledger_backup.sources.ledger import read_lines
 from ledger_backup.storage.stores import LocalStore
 
 LINES = [f'{{"Item":{{"pk":{{"S":"k{n}"}}}}}}\n' for n in range(500)]

@@ -1,6 +1,8 @@
 """DynamoDB "Export to S3" (DYNAMODB_JSON): both manifests cross-checked, every data file by MD5 and count."""
 
+import base64
 import gzip
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -13,7 +15,7 @@ from devtools.ledger_items import ledger_items
 from devtools.legacy_formats import write_aws_export
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.restore.verify import verify_source
-from ledger_backup.sources import NotABackup, Source, SourceKind, open_source
+from ledger_backup.sources import NotABackup, ReadMeter, Source, SourceKind, open_source
 from ledger_backup.sources.aws_export import ExportPart
 from ledger_backup.storage.stores import LocalStore
 
@@ -205,3 +207,35 @@ def test_manifest_problems_are_named(export: tuple[LocalStore, str, str, list[st
     store.put(summary_key, b"{")
     with pytest.raises(CorruptBackup, match=r"manifest .*manifest-summary\.json is not valid JSON"):
         open_source(store, summary_key)
+
+
+def replace_first_file(store: LocalStore, files_key: str, key: str, raw: bytes) -> None:
+    """Put `raw` as the first data file and record its MD5, as an export of that content would."""
+    store.put(key, raw)
+    md5 = base64.b64encode(hashlib.md5(raw, usedforsecurity=False).digest()).decode()
+    rewrite_first_line(store, files_key, {"md5Checksum": md5})
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
+def test_blank_lines_hold_nothing_and_the_last_line_may_lack_its_newline(
+    export: tuple[LocalStore, str, str, list[str]], compress: bool
+) -> None:
+    store, summary_key, files_key, keys = export
+    before = read_all(open_source(store, summary_key))
+    lines = gzip.decompress(store.get(keys[0])).splitlines()
+    relaxed = b"\n" + b"\n \r\n".join(lines)  # blank lines around every item, no newline at the end
+    replace_first_file(store, files_key, keys[0], gzip.compress(relaxed) if compress else relaxed)
+    source = open_source(store, summary_key)
+    assert read_all(source) == before
+    meter = ReadMeter()
+    list(source.parts[0].items(meter))
+    assert meter.object_bytes == len(store.get(keys[0]))
+    assert meter.json_bytes == len(relaxed)
+
+
+def test_bad_line_is_numbered_among_the_item_lines(export: tuple[LocalStore, str, str, list[str]]) -> None:
+    store, summary_key, files_key, keys = export
+    raw = gzip.compress(b'{"Item":{"pk":{"S":"a"}}}\n\n\n{"Item":{"pk":{"S":"b"}}\n')
+    replace_first_file(store, files_key, keys[0], raw)
+    with pytest.raises(CorruptBackup, match=r"json\.gz, line 2: Expecting ',' delimiter"):
+        list(open_source(store, summary_key).parts[0].items())

@@ -1,7 +1,7 @@
 """A table as the backup and the checks read it: its description (a clear error when it is missing),
 its schema, and its items by a consistent, paginated Scan."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -13,20 +13,21 @@ from ledger_backup.schema import TableSchema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TableDescriptionTypeDef
 
 
-def describe_table(dynamodb: "DynamoDBClient", table_name: str) -> dict[str, Any] | None:
+def describe_table(dynamodb: "DynamoDBClient", table_name: str) -> "TableDescriptionTypeDef | None":
     """DescribeTable's `Table`, or None when the table does not exist."""
     try:
-        table: dict[str, Any] = dynamodb.describe_table(TableName=table_name)["Table"]  # type: ignore[assignment]
+        return dynamodb.describe_table(TableName=table_name)["Table"]
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
-    return table
 
 
-def require_table(dynamodb: "DynamoDBClient", table_name: str) -> dict[str, Any]:
+def require_table(dynamodb: "DynamoDBClient", table_name: str) -> "TableDescriptionTypeDef":
+    """DescribeTable's `Table`; TableNotFound, naming the table and region, when it does not exist."""
     table = describe_table(dynamodb, table_name)
     if table is None:
         region = dynamodb.meta.region_name
@@ -34,19 +35,19 @@ def require_table(dynamodb: "DynamoDBClient", table_name: str) -> dict[str, Any]
     return table
 
 
-def read_schema(dynamodb: "DynamoDBClient", table: dict[str, Any]) -> TableSchema:
+def read_schema(dynamodb: "DynamoDBClient", table: "TableDescriptionTypeDef") -> TableSchema:
     """The table's keys, indexes, billing mode and TTL setting."""
     ttl = dynamodb.describe_time_to_live(TableName=table["TableName"]).get("TimeToLiveDescription")
-    return TableSchema.from_description(table, dict(ttl) if ttl else None)
+    return TableSchema.from_description(table, ttl)
 
 
 _SCAN_PAGE_BYTES = 1024 * 1024  # DynamoDB returns at most 1 MB per Scan page anyway
 
 
-def scan_page_size(table: dict[str, Any]) -> int:
-    """About 1 MB of items per page, from DescribeTable's (approximate) size and count.
+def scan_page_size(table: Mapping[str, Any]) -> int:
+    """About 1 MB of items per page, from DescribeTable's `Table` (its size and count are approximate).
 
-    An explicit Limit also keeps DynamoDB Local's scan linear (it is quadratic without one).
+    Takes any mapping of that shape, e.g. a plain copy of the description.
     """
     count = int(table.get("ItemCount") or 0)
     size = int(table.get("TableSizeBytes") or 0)
@@ -58,7 +59,8 @@ def scan_page_size(table: dict[str, Any]) -> int:
 def table_items(dynamodb: "DynamoDBClient", table_name: str, page_size: int | None = None) -> Iterator[Item]:
     """Every item of the table by a consistent, paginated Scan with a Limit of about 1 MB of items.
 
-    The Limit does not change what real DynamoDB returns, but DynamoDB Local is quadratic without one.
+    The Limit does not change what real DynamoDB returns, but DynamoDB Local's Scan is
+    quadratic without one.
     """
     table = require_table(dynamodb, table_name)
     pages = dynamodb.get_paginator("scan").paginate(

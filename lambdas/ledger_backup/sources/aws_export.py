@@ -12,18 +12,17 @@ export that was copied to another prefix, bucket or a local folder still reads, 
 outside that folder is ever read.
 """
 
-import base64
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ledger_backup.codec import Item, decode_stored_line
+from ledger_backup.codec import Item
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
+from ledger_backup.sources.lines import EXPORT_LINES, stored_lines
 from ledger_backup.storage.stores import BackupStore
-from ledger_backup.storage.streams import ContentStream, ObjectReader, reading
+from ledger_backup.storage.streams import Checksum, Expected
 
 SUMMARY_NAME = "manifest-summary.json"
 FILES_NAME = "manifest-files.json"
@@ -152,40 +151,20 @@ class ExportPart:
     def expected_items(self) -> int:
         return self.file.item_count
 
+    @property
+    def expected(self) -> Expected:
+        """What manifest-files.json promises about the file: its MD5 and item count."""
+        return Expected(
+            item_count=self.file.item_count,
+            checksum=Checksum.md5_base64(self.file.md5_base64),
+            checksum_by=FILES_NAME,
+            count_by=f"{FILES_NAME} lists",
+        )
+
     def items(self, meter: ReadMeter | None = None) -> Iterator[Item]:
         for item, _ in self.entries(meter):
             yield item
 
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         """The file's items; then its MD5 and line count are checked against manifest-files.json."""
-        location = self.location
-        reader = ObjectReader(self.store.open_read(self.file.key), hashlib.md5(usedforsecurity=False))
-        seen = 0
-        try:
-            with reading(location):
-                stream = ContentStream(reader)
-                for line in stream:
-                    if not line.strip():
-                        continue
-                    seen += 1
-                    try:
-                        stored = decode_stored_line(line)
-                    except ValueError as exc:
-                        raise CorruptBackup(f"{location}, line {seen}: {exc}") from exc
-                    yield stored
-                reader.drain()
-        finally:
-            reader.close()
-        digest = base64.b64encode(reader.digest.digest()).decode("ascii") if reader.digest else ""
-        if digest != self.file.md5_base64:
-            raise CorruptBackup(
-                f"{location}: checksum mismatch: manifest-files.json says MD5 {self.file.md5_base64}, "
-                f"the object's {reader.size} bytes have MD5 {digest}"
-            )
-        if seen != self.file.item_count:
-            raise CorruptBackup(
-                f"{location}: holds {seen} items but manifest-files.json lists {self.file.item_count}"
-            )
-        if meter is not None:
-            meter.object_bytes += reader.size
-            meter.json_bytes += stream.size
+        return stored_lines(self.store, self.file.key, self.expected, EXPORT_LINES, meter)

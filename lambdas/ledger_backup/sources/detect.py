@@ -14,7 +14,7 @@ from ledger_backup.sources.base import NotABackup, Source
 from ledger_backup.sources.ledger import ledger_source, open_ledger
 from ledger_backup.sources.scan_json import open_scan_json
 from ledger_backup.storage.stores import BackupStore
-from ledger_backup.storage.streams import ContentStream, ObjectReader, reading
+from ledger_backup.storage.streams import ContentStream, open_object, reading
 
 LATEST = "latest"
 _SNIFF_BYTES = 64 * 1024
@@ -52,7 +52,7 @@ def open_latest(store: BackupStore, prefix: str, table_name: str) -> Source:
 def _top_level_keys(store: BackupStore, key: str) -> tuple[str, list[str]]:
     """The top-level JSON type and the first keys of the object, from its first bytes only."""
     location = store.location(key)
-    reader = ObjectReader(store.open_read(key))
+    reader = open_object(store, key)
     try:
         with reading(location):
             head = ContentStream(reader).read(_SNIFF_BYTES)

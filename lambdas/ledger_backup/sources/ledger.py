@@ -3,13 +3,13 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ledger_backup.backup.data_files import read_lines
 from ledger_backup.catalog import Backup, load_backup
-from ledger_backup.codec import Item, decode_stored_line
-from ledger_backup.errors import CorruptBackup
+from ledger_backup.codec import Item
 from ledger_backup.manifest import DataFile
 from ledger_backup.sources.base import ReadMeter, Source, SourceKind, StoredItem
+from ledger_backup.sources.lines import LEDGER_LINES, decoded_lines, stored_lines
 from ledger_backup.storage.stores import BackupStore
+from ledger_backup.storage.streams import Checksum, Expected
 
 INTEGRITY = "SHA-256, size and item count of every data file, against the manifest"
 
@@ -34,6 +34,30 @@ def ledger_source(store: BackupStore, backup: Backup) -> Source:
     )
 
 
+def expected_of(entry: DataFile) -> Expected:
+    """What the manifest promises about one data file: its size, SHA-256 and item count."""
+    return Expected(
+        item_count=entry.item_count,
+        checksum=Checksum.sha256_hex(entry.sha256),
+        size=entry.compressed_bytes,
+        checksum_by="manifest",
+        count_by="the manifest lists",
+    )
+
+
+def read_lines(store: BackupStore, folder: str, entry: DataFile) -> Iterator[bytes]:
+    """The data file's lines as stored, then its size, SHA-256 and count checked (like LedgerPart).
+
+    The check can only finish at the end of the stream, so a caller that must not act on a
+    corrupt file reads it through first (see verify.verify_source).
+    """
+    return decoded_lines(store, folder + entry.key, expected_of(entry), LEDGER_LINES, decode=_as_stored)
+
+
+def _as_stored(line: bytes) -> bytes:
+    return line
+
+
 @dataclass(frozen=True)
 class LedgerPart:
     store: BackupStore
@@ -53,12 +77,5 @@ class LedgerPart:
             yield item
 
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
-        for number, line in enumerate(read_lines(self.store, self.folder, self.entry), start=1):
-            try:
-                stored = decode_stored_line(line)
-            except ValueError as exc:
-                raise CorruptBackup(f"{self.location}, line {number}: {exc}") from exc
-            yield stored
-        if meter is not None:  # read_lines has checked that the object is exactly what the manifest says
-            meter.object_bytes += self.entry.compressed_bytes
-            meter.json_bytes += self.entry.uncompressed_bytes
+        key = self.folder + self.entry.key
+        return stored_lines(self.store, key, expected_of(self.entry), LEDGER_LINES, meter)

@@ -20,7 +20,7 @@ from ledger_backup.codec import Item, item_from_document
 from ledger_backup.errors import CorruptBackup, IncompleteBackup
 from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
 from ledger_backup.storage.stores import BackupStore
-from ledger_backup.storage.streams import ContentStream, ObjectReader, reading
+from ledger_backup.storage.streams import ContentStream, Expected, check_read, open_object, reading
 
 ITEMS_PREFIX = "Items.item"
 _SUMMARY_PREFIXES = frozenset({"", "Items", "Count", "ScannedCount", "NextToken", "LastEvaluatedKey"})
@@ -41,7 +41,7 @@ class ScanSummary:
 def read_summary(store: BackupStore, key: str) -> ScanSummary:
     """Read the document through once, keeping only its top-level events; check its shape."""
     location = store.location(key)
-    reader = ObjectReader(store.open_read(key))
+    reader = open_object(store, key)
     events: list[tuple[str, str, Any]] = []
     try:
         with reading(location):
@@ -139,7 +139,7 @@ class ScanJsonPart:
 
     def items(self, meter: ReadMeter | None = None) -> Iterator[Item]:
         location = self.location
-        reader = ObjectReader(self.store.open_read(self.key))
+        reader = open_object(self.store, self.key)
         seen = 0
         try:
             with reading(location):
@@ -152,10 +152,10 @@ class ScanJsonPart:
                         raise CorruptBackup(f"{location}, item {seen}: {exc}") from exc
                     yield item
                 reader.drain()
+                content_bytes = stream.size
         finally:
             reader.close()
-        if meter is not None:
+        if meter is not None:  # counted even when Count disagrees: the document was read through
             meter.object_bytes += reader.size
-            meter.json_bytes += stream.size
-        if self.count is not None and seen != self.count:
-            raise CorruptBackup(f"{location}: holds {seen} items but its Count says {self.count}")
+            meter.json_bytes += content_bytes
+        check_read(location, Expected(item_count=self.count, count_by="its Count says"), reader, seen)
