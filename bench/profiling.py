@@ -39,7 +39,10 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("botocore: events, retries, endpoints", ("botocore/", "boto3/")),
     ("json encode/decode (C, called from codec and the hooks)", ("json/",)),
     ("codec: B/BS hook and item checks", ("ledger_backup/codec.py",)),
-    ("gzip and sha256 of data files", ("gzip.py", "_compression.py", "ledger_backup/data_files.py")),
+    (
+        "gzip, sha256 and lines of data files",
+        ("gzip.py", "_compression.py", "ledger_backup/storage/streams.py", "ledger_backup/sources/lines.py"),
+    ),
     ("ledger_backup: everything else", ("ledger_backup/",)),
     ("threads, futures, locks", ("threading.py", "concurrent/futures/", "queue.py")),
 )

@@ -17,11 +17,11 @@ from devtools.fault_proxy import DYNAMODB_FAULTS, S3_FAULTS, Fault, FaultPolicy
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
 from ledger_backup.aws.clients import dynamodb_client, s3_client
-from ledger_backup.backup.data_files import read_lines
 from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.catalog import list_backups, load_backup
 from ledger_backup.codec import decode_line
 from ledger_backup.errors import IncompleteBackup
+from ledger_backup.sources.ledger import read_lines
 from ledger_backup.storage.stores import S3Store
 from tests.faults.conftest import LEDGER_BOOKS, Proxies
 

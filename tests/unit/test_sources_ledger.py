@@ -12,7 +12,6 @@ import pytest
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
 from ledger_backup import layout
-from ledger_backup.backup import data_files
 from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.codec import encode_line
 from ledger_backup.errors import BackupNotFound, CorruptBackup
@@ -87,11 +86,10 @@ def test_good_backup_verifies_through_open_source(store: LocalStore) -> None:
     assert "SHA-256" in report.integrity
 
 
-def test_raw_lines_are_the_stored_lines_and_the_old_name_still_reads(store: LocalStore) -> None:
+def test_raw_lines_are_the_stored_lines(store: LocalStore) -> None:
     entry = write_part(store, ITEMS[:5])
     lines = [(encode_line(item) + "\n").encode() for item in ITEMS[:5]]
     assert list(read_lines(store, FOLDER, entry)) == lines
-    assert list(data_files.read_lines(store, FOLDER, entry)) == lines
 
 
 def test_a_line_with_more_than_its_item_is_read_but_not_spliced(store: LocalStore) -> None:

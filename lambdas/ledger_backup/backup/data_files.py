@@ -6,7 +6,6 @@ object stored. Reading them back, checked against the manifest, is sources/ledge
 
 import gzip
 import hashlib
-from collections.abc import Iterator
 
 from ledger_backup.manifest import DataFile
 from ledger_backup.storage.stores import BackupStore, Upload
@@ -66,10 +65,3 @@ class DataFileWriter:
 
     def abort(self) -> None:
         self._upload.abort()
-
-
-def read_lines(store: BackupStore, folder: str, entry: DataFile) -> Iterator[bytes]:
-    """Moved to sources.ledger (reading belongs to the sources); kept for callers not yet moved."""
-    from ledger_backup.sources.ledger import read_lines as checked_lines  # noqa: PLC0415 (no cycle at import)
-
-    return checked_lines(store, folder, entry)
