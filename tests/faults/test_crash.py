@@ -82,7 +82,7 @@ def test_killed_backup_is_never_listed_or_restored_and_the_next_run_starts_clean
 
     backup = cli("backup", ledger_table, "--to", f"s3://{bucket}", "--segments", str(SEGMENTS))
     assert backup["item_count"] == LEDGER_BOOKS
-    assert not backup["manifest_key"].startswith(folder)
+    assert not backup["s3_key"].startswith(folder)
     assert [row["backup"] for row in cli("list", ledger_table, "--in", f"s3://{bucket}")] == [
         backup["location"]
     ]
