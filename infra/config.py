@@ -84,7 +84,8 @@ class ConfigError(ValueError):
 class EnvironmentConfig:
     """Everything that differs between deployments of ledger-backup (dev, prod, ...).
 
-    Only ``name`` and ``table_name`` are required; the defaults suit a production-like environment.
+    Only ``name`` and ``table_name`` are required; the defaults suit a production-like environment. Those the
+    functions fall back to as well (prefix, segments, writers, margin, service, namespace) are the contract's.
     """
 
     name: str

@@ -127,6 +127,17 @@ class BackupAlarms(Construct):
                 )
             },
         }
+
+        def cloudwatch_may(sid: str, actions: list[str], resource: str) -> iam.PolicyStatement:
+            """A resource-policy statement: CloudWatch may act, for alarms of this account and region only."""
+            return iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=actions,
+                resources=[resource],
+                conditions=from_own_alarms,
+            )
+
         key = kms.Key(
             self,
             "TopicKey",
@@ -134,14 +145,9 @@ class BackupAlarms(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
+        # In a key policy, '*' means this key.
         key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, '*' means this key
-                conditions=from_own_alarms,
-            )
+            cloudwatch_may("AllowCloudWatchAlarmsToUseTheKey", ["kms:Decrypt", "kms:GenerateDataKey*"], "*")
         )
         topic = sns.Topic(
             self,
@@ -152,12 +158,6 @@ class BackupAlarms(Construct):
         )
         # enforce_ssl replaces the default topic policy, so CloudWatch's publish must be allowed explicitly.
         topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions=from_own_alarms,
-            )
+            cloudwatch_may("AllowCloudWatchAlarmsToPublish", ["sns:Publish"], topic.topic_arn)
         )
         return topic
