@@ -1,14 +1,33 @@
 """The environment the stack gives both functions, for running their handlers locally."""
 
+from ledger_backup.contract import (
+    DEFAULT_BACKUP_PREFIX,
+    DEFAULT_METRICS_NAMESPACE,
+    DEFAULT_RESTORE_WRITERS,
+    DEFAULT_SERVICE_NAME,
+    ENV_BACKUP_BUCKET,
+    ENV_BACKUP_PREFIX,
+    ENV_METRICS_NAMESPACE,
+    ENV_RESTORE_WRITERS,
+    ENV_SCAN_SEGMENTS,
+    ENV_SERVICE_NAME,
+    ENV_TABLE_NAME,
+)
 
-def function_environ(table: str, bucket: str, segments: int = 3, writers: int = 4) -> dict[str, str]:
-    """What `infra/` sets on the Lambda functions (see runtime/settings.py), with local defaults."""
+
+def function_environ(
+    table: str, bucket: str, segments: int = 3, writers: int = DEFAULT_RESTORE_WRITERS
+) -> dict[str, str]:
+    """What `infra/` sets on the Lambda functions (see runtime/settings.py), with local defaults.
+
+    Three scan segments by default, not the stack's four: the fault tests count on three data files.
+    """
     return {
-        "TABLE_NAME": table,
-        "BACKUP_BUCKET": bucket,
-        "BACKUP_PREFIX": "backups/",
-        "SCAN_SEGMENTS": str(segments),
-        "RESTORE_WRITERS": str(writers),
-        "POWERTOOLS_SERVICE_NAME": "ledger-backup",
-        "POWERTOOLS_METRICS_NAMESPACE": "LedgerBackup",
+        ENV_TABLE_NAME: table,
+        ENV_BACKUP_BUCKET: bucket,
+        ENV_BACKUP_PREFIX: DEFAULT_BACKUP_PREFIX,
+        ENV_SCAN_SEGMENTS: str(segments),
+        ENV_RESTORE_WRITERS: str(writers),
+        ENV_SERVICE_NAME: DEFAULT_SERVICE_NAME,
+        ENV_METRICS_NAMESPACE: DEFAULT_METRICS_NAMESPACE,
     }

@@ -2,6 +2,8 @@
 
 from typing import TYPE_CHECKING, Any
 
+from devtools.ledger_items import ledger_items
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -16,6 +18,12 @@ def create_table(dynamodb: "DynamoDBClient", name: str, hash_key: str = "pk", **
         BillingMode="PAY_PER_REQUEST",
         **extra,
     )
+
+
+def create_ledger_table(dynamodb: "DynamoDBClient", name: str, books: int) -> None:
+    """A table like the pipeline ledger (hash key ``book_id``) holding ``books`` realistic ledger items."""
+    create_table(dynamodb, name, hash_key="book_id")
+    load_items(dynamodb, name, list(ledger_items(books)))
 
 
 def load_items(dynamodb: "DynamoDBClient", table: str, items: list[dict[str, Any]]) -> None:

@@ -13,16 +13,52 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ledger_backup.contract import (
+    DEFAULT_BACKUP_PREFIX,
+    DEFAULT_CONTINUATION_MARGIN_SECONDS,
+    DEFAULT_METRICS_NAMESPACE,
+    DEFAULT_RESTORE_WRITERS,
+    DEFAULT_SCAN_SEGMENTS,
+    DEFAULT_SERVICE_NAME,
+    RESTORES_FOLDER,
+)
+
 ENVIRONMENTS_CONTEXT_KEY = "environments"
 """Context key whose value maps environment names to their settings (see cdk.json)."""
 
 SELECTED_ENV_CONTEXT_KEY = "env"
 """Context key (`-c env=prod`) that restricts the app to one environment."""
 
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS_ALLOWED = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-)
+LOG_RETENTION_DAYS: Mapping[int, str] = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}
+"""The only retention periods CloudWatch Logs accepts (days), each with its ``aws_logs.RetentionDays`` member.
+
+Named rather than imported so that this module (bench/ reads it too) stays free of the CDK and its jsii
+start-up; infra/functions.py looks the members up by these names.
+"""
+LOG_RETENTION_DAYS_ALLOWED = frozenset(LOG_RETENTION_DAYS)
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -36,10 +72,6 @@ _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
-RESTORES_FOLDER = "restores/"
-"""Where the restore function keeps its progress, under the backup prefix (the Lambda's restore_progress
-layout). Backups live under ``<prefix><table>/``, so a table of this name would mix the two."""
-
 # The longest window a CloudWatch alarm with a one-hour period may evaluate (7 days).
 MAX_STALE_AFTER_HOURS = 168
 
@@ -52,7 +84,8 @@ class ConfigError(ValueError):
 class EnvironmentConfig:
     """Everything that differs between deployments of ledger-backup (dev, prod, ...).
 
-    Only ``name`` and ``table_name`` are required; the defaults suit a production-like environment.
+    Only ``name`` and ``table_name`` are required; the defaults suit a production-like environment. Those the
+    functions fall back to as well (prefix, segments, writers, margin, service, namespace) are the contract's.
     """
 
     name: str
@@ -65,22 +98,22 @@ class EnvironmentConfig:
     account: str | None = None
     region: str | None = None
     backup_schedule: str = "cron(0 3 * * ? *)"
-    backup_prefix: str = "backups/"
+    backup_prefix: str = DEFAULT_BACKUP_PREFIX
     backup_retention_days: int = 35
     noncurrent_version_retention_days: int = 7
     access_log_retention_days: int = 90
     lambda_memory_mb: int = 1024
     lambda_timeout_minutes: int = 15
-    scan_segments: int = 4
-    restore_writers: int = 4
-    continuation_margin_seconds: int = 60
+    scan_segments: int = DEFAULT_SCAN_SEGMENTS
+    restore_writers: int = DEFAULT_RESTORE_WRITERS
+    continuation_margin_seconds: int = DEFAULT_CONTINUATION_MARGIN_SECONDS
     """Backup and restore stop taking work this long before their timeout and continue in a new invocation."""
     max_items_per_second: int | None = None
     """Rate limit of backup reads and restore writes (items/s); None = as fast as DynamoDB allows."""
     log_retention_days: int = 90
     log_level: str = "INFO"
-    service_name: str = "ledger-backup"
-    metrics_namespace: str = "LedgerBackup"
+    service_name: str = DEFAULT_SERVICE_NAME
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     alarm_email: str | None = None
     stale_after_hours: int = 26
     """Alarm when no BackupSucceeded datapoint was recorded for this many hours."""

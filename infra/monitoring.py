@@ -14,9 +14,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from ledger_backup.contract import METRIC_BACKUP_FAILED, METRIC_BACKUP_SUCCEEDED
 
-BACKUP_SUCCEEDED_METRIC = "BackupSucceeded"
-BACKUP_FAILED_METRIC = "BackupFailed"
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 
@@ -41,24 +40,21 @@ class BackupAlarms(Construct):
         action = cw_actions.SnsAction(self.topic)
         prefix = config.function_name_prefix
 
-        self.backup_errors = cloudwatch.Alarm(
-            self,
+        self.backup_errors = self._alarm_on_any(
             "BackupErrors",
             alarm_name=f"{prefix}-backup-errors",
-            alarm_description="The backup function failed (Lambda Errors or Powertools BackupFailed).",
+            alarm_description=(
+                f"The backup function failed (Lambda Errors or Powertools {METRIC_BACKUP_FAILED})."
+            ),
             metric=cloudwatch.MathExpression(
                 expression="FILL(errors, 0) + FILL(failed, 0)",
                 using_metrics={
                     "errors": backup_function.metric_errors(statistic=cloudwatch.Stats.SUM),
-                    "failed": self._backup_metric(BACKUP_FAILED_METRIC),
+                    "failed": self._backup_metric(METRIC_BACKUP_FAILED),
                 },
                 label="Backup failures",
                 period=Duration.minutes(5),
             ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         # One-hour datapoints, all of the last N must lack a success; no datapoint at all counts as none.
         self.stale_backup = cloudwatch.Alarm(
@@ -66,18 +62,17 @@ class BackupAlarms(Construct):
             "NoRecentBackup",
             alarm_name=f"{prefix}-no-successful-backup",
             alarm_description=(
-                f"No successful backup ({config.metrics_namespace}/{BACKUP_SUCCEEDED_METRIC}) "
+                f"No successful backup ({config.metrics_namespace}/{METRIC_BACKUP_SUCCEEDED}) "
                 f"in the last {config.stale_after_hours} hours."
             ),
-            metric=self._backup_metric(BACKUP_SUCCEEDED_METRIC, period=Duration.hours(1)),
+            metric=self._backup_metric(METRIC_BACKUP_SUCCEEDED, period=Duration.hours(1)),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=config.stale_after_hours,
             datapoints_to_alarm=config.stale_after_hours,
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
-        self.dead_letters = cloudwatch.Alarm(
-            self,
+        self.dead_letters = self._alarm_on_any(
             "DeadLetters",
             alarm_name=f"{prefix}-dead-letters",
             alarm_description=(
@@ -87,13 +82,25 @@ class BackupAlarms(Construct):
             metric=failure_queue.metric_approximate_number_of_messages_visible(
                 statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)
             ),
+        )
+        for alarm in (self.backup_errors, self.stale_backup, self.dead_letters):
+            alarm.add_alarm_action(action)
+
+    def _alarm_on_any(
+        self, construct_id: str, *, alarm_name: str, alarm_description: str, metric: cloudwatch.IMetric
+    ) -> cloudwatch.Alarm:
+        """Alarm as soon as one datapoint is at least 1; no data means nothing happened."""
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=alarm_name,
+            alarm_description=alarm_description,
+            metric=metric,
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.backup_errors, self.stale_backup, self.dead_letters):
-            alarm.add_alarm_action(action)
 
     def _backup_metric(self, name: str, period: Duration | None = None) -> cloudwatch.Metric:
         """A metric the backup handler emits with Powertools (dimension ``service``)."""
@@ -120,6 +127,17 @@ class BackupAlarms(Construct):
                 )
             },
         }
+
+        def cloudwatch_may(sid: str, actions: list[str], resource: str) -> iam.PolicyStatement:
+            """A resource-policy statement: CloudWatch may act, for alarms of this account and region only."""
+            return iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=actions,
+                resources=[resource],
+                conditions=from_own_alarms,
+            )
+
         key = kms.Key(
             self,
             "TopicKey",
@@ -127,14 +145,9 @@ class BackupAlarms(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
+        # In a key policy, '*' means this key.
         key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, '*' means this key
-                conditions=from_own_alarms,
-            )
+            cloudwatch_may("AllowCloudWatchAlarmsToUseTheKey", ["kms:Decrypt", "kms:GenerateDataKey*"], "*")
         )
         topic = sns.Topic(
             self,
@@ -145,12 +158,6 @@ class BackupAlarms(Construct):
         )
         # enforce_ssl replaces the default topic policy, so CloudWatch's publish must be allowed explicitly.
         topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions=from_own_alarms,
-            )
+            cloudwatch_may("AllowCloudWatchAlarmsToPublish", ["sns:Publish"], topic.topic_arn)
         )
         return topic

@@ -9,7 +9,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from infra.config import RESTORES_FOLDER
+from ledger_backup.contract import RESTORES_FOLDER
 
 BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
 # Data files by multipart upload; checkpoints written (conditional PUT), read back and checked for (HEAD)

@@ -24,6 +24,19 @@ from infra.permissions import (
     restore_table_arn_pattern,
 )
 from infra.storage import BackupBucket, ledger_table, removal_policy
+from ledger_backup.contract import (
+    ENV_BACKUP_BUCKET,
+    ENV_BACKUP_PREFIX,
+    ENV_CONTINUATION_MARGIN_SECONDS,
+    ENV_LOG_LEVEL,
+    ENV_MAX_ITEMS_PER_SECOND,
+    ENV_METRICS_NAMESPACE,
+    ENV_RESTORE_WRITERS,
+    ENV_SCAN_SEGMENTS,
+    ENV_SERVICE_NAME,
+    ENV_TABLE_NAME,
+    RESTORES_FOLDER,
+)
 
 BACKUP_HANDLER = "backup_handler.handler"
 RESTORE_HANDLER = "restore_handler.handler"
@@ -80,14 +93,14 @@ class LedgerBackupStack(Stack):
 
         code = lambda_code(lambda_source)
         common_env = {
-            "TABLE_NAME": config.table_name,
-            "BACKUP_BUCKET": self.bucket.bucket_name,
-            "BACKUP_PREFIX": config.backup_prefix,
-            "POWERTOOLS_SERVICE_NAME": config.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            ENV_TABLE_NAME: config.table_name,
+            ENV_BACKUP_BUCKET: self.bucket.bucket_name,
+            ENV_BACKUP_PREFIX: config.backup_prefix,
+            ENV_SERVICE_NAME: config.service_name,
+            ENV_METRICS_NAMESPACE: config.metrics_namespace,
+            ENV_LOG_LEVEL: config.log_level,
             # Both functions stop taking work this long before their timeout and continue in a new invocation.
-            "CONTINUATION_MARGIN_SECONDS": str(config.continuation_margin_seconds),
+            ENV_CONTINUATION_MARGIN_SECONDS: str(config.continuation_margin_seconds),
         }
         common: dict[str, Any] = {
             "code": code,
@@ -99,7 +112,7 @@ class LedgerBackupStack(Stack):
             "async_retry_attempts": ASYNC_RETRY_ATTEMPTS,
         }
         if config.max_items_per_second is not None:
-            common_env["MAX_ITEMS_PER_SECOND"] = str(config.max_items_per_second)
+            common_env[ENV_MAX_ITEMS_PER_SECOND] = str(config.max_items_per_second)
         backup_name = f"{config.function_name_prefix}-backup"
         self.backup = LedgerFunction(
             self,
@@ -107,7 +120,7 @@ class LedgerBackupStack(Stack):
             function_name=backup_name,
             description=f"Daily backup of DynamoDB table {config.table_name} to S3",
             handler=BACKUP_HANDLER,
-            environment={**common_env, "SCAN_SEGMENTS": str(config.scan_segments)},
+            environment={**common_env, ENV_SCAN_SEGMENTS: str(config.scan_segments)},
             statements=backup_statements(
                 self.table.table_arn, self.bucket, config.backup_prefix, function_arn(self, backup_name)
             ),
@@ -120,7 +133,7 @@ class LedgerBackupStack(Stack):
             function_name=restore_name,
             description=f"On-demand restore of a backup into {config.table_name} or {config.table_name}*",
             handler=RESTORE_HANDLER,
-            environment={**common_env, "RESTORE_WRITERS": str(config.restore_writers)},
+            environment={**common_env, ENV_RESTORE_WRITERS: str(config.restore_writers)},
             statements=restore_statements(
                 self, config.table_name, self.bucket, config.backup_prefix, function_arn(self, restore_name)
             ),
@@ -165,8 +178,9 @@ class LedgerBackupStack(Stack):
         acknowledge(
             self.restore.role,
             iam5_resource_finding(self, self.bucket.arn_for_objects(progress)),
-            "Restore progress keys are generated per restore (restores/<restore id>/checkpoint-*.json and "
-            f"result.json); PutObject/DeleteObject are limited to '{progress}', so no backup can be changed.",
+            "Restore progress keys are generated per restore "
+            f"({RESTORES_FOLDER}<restore id>/checkpoint-*.json and result.json); "
+            f"PutObject/DeleteObject are limited to '{progress}', so no backup can be changed.",
         )
         acknowledge(
             self.restore.role,

@@ -1,7 +1,8 @@
 """Session-wide local AWS: DynamoDB Local and moto's S3 server on free loopback ports.
 
 Integration tests get fresh clients and a fresh bucket; tables are named per test so
-tests never see each other's data.
+tests never see each other's data. The Lambda context and the functions' environment are
+here too, shared by tests/integration and tests/faults.
 """
 
 import itertools
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
+from devtools.function_env import function_environ
+from devtools.lambda_context import FakeLambdaContext
 from devtools.local_aws import LocalAws, aws_environ, local_aws
 
 if TYPE_CHECKING:
@@ -48,3 +51,15 @@ def bucket(s3: "S3Client", unique_name: str) -> str:
     name = f"backups-{unique_name}"
     s3.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    """What the Lambda runtime passes a handler, with the function's whole timeout left."""
+    return FakeLambdaContext()
+
+
+def configure_functions(monkeypatch: pytest.MonkeyPatch, table: str, bucket: str) -> None:
+    """Give the functions the environment the stack sets (devtools.function_env), for this test only."""
+    for name, value in function_environ(table, bucket).items():
+        monkeypatch.setenv(name, value)

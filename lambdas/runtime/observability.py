@@ -5,8 +5,15 @@ import os
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ledger-backup")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LedgerBackup")
+from ledger_backup.contract import (
+    DEFAULT_METRICS_NAMESPACE,
+    DEFAULT_SERVICE_NAME,
+    ENV_METRICS_NAMESPACE,
+    ENV_SERVICE_NAME,
+)
+
+SERVICE = os.environ.get(ENV_SERVICE_NAME, DEFAULT_SERVICE_NAME)
+NAMESPACE = os.environ.get(ENV_METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

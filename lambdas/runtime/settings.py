@@ -1,9 +1,22 @@
-"""The functions' configuration, read once from the environment the stack sets."""
+"""The functions' configuration, read once from the environment the stack sets (ledger_backup.contract)."""
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ledger_backup.contract import (
+    DEFAULT_BACKUP_PREFIX,
+    DEFAULT_CONTINUATION_MARGIN_SECONDS,
+    DEFAULT_RESTORE_WRITERS,
+    DEFAULT_SCAN_SEGMENTS,
+    ENV_BACKUP_BUCKET,
+    ENV_BACKUP_PREFIX,
+    ENV_CONTINUATION_MARGIN_SECONDS,
+    ENV_MAX_ITEMS_PER_SECOND,
+    ENV_RESTORE_WRITERS,
+    ENV_SCAN_SEGMENTS,
+    ENV_TABLE_NAME,
+)
 from ledger_backup.errors import LedgerBackupError
 from ledger_backup.layout import normalize_prefix
 
@@ -25,13 +38,15 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
         return cls(
-            table_name=_required(environ, "TABLE_NAME"),
-            bucket=_required(environ, "BACKUP_BUCKET"),
-            prefix=normalize_prefix(environ.get("BACKUP_PREFIX", "backups/")),
-            scan_segments=_positive_int(environ, "SCAN_SEGMENTS", 4),
-            restore_writers=_positive_int(environ, "RESTORE_WRITERS", 4),
-            continuation_margin_seconds=_positive_int(environ, "CONTINUATION_MARGIN_SECONDS", 60),
-            max_items_per_second=_positive_int(environ, "MAX_ITEMS_PER_SECOND", 0) or None,
+            table_name=_required(environ, ENV_TABLE_NAME),
+            bucket=_required(environ, ENV_BACKUP_BUCKET),
+            prefix=normalize_prefix(environ.get(ENV_BACKUP_PREFIX, DEFAULT_BACKUP_PREFIX)),
+            scan_segments=_positive_int(environ, ENV_SCAN_SEGMENTS, DEFAULT_SCAN_SEGMENTS),
+            restore_writers=_positive_int(environ, ENV_RESTORE_WRITERS, DEFAULT_RESTORE_WRITERS),
+            continuation_margin_seconds=_positive_int(
+                environ, ENV_CONTINUATION_MARGIN_SECONDS, DEFAULT_CONTINUATION_MARGIN_SECONDS
+            ),
+            max_items_per_second=_positive_int(environ, ENV_MAX_ITEMS_PER_SECOND, 0) or None,
         )
 
 

@@ -13,18 +13,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
-from devtools.fault_proxy import FaultPolicy, FaultProxy, fault_proxy
-from devtools.function_env import function_environ
-from devtools.lambda_context import FakeLambdaContext
-from devtools.ledger_items import ledger_items
+from devtools.fault_proxy import Fault, FaultPolicy, FaultProxy, fault_proxy
 from devtools.local_aws import LocalAws
-from devtools.tables import create_table, load_items
+from devtools.tables import create_ledger_table
+from tests.conftest import configure_functions
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 LEDGER_BOOKS = 600
+# A backup of the ledger table writes one data file per scan segment (function_environ: SCAN_SEGMENTS=3),
+# each in one PutObject, and then its manifest.
+DATA_FILE_PUTS = 3
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class Proxies:
     def report(self) -> str:
         """One line for the test log: what each proxy saw and injected."""
         return f"DynamoDB {self.dynamodb.summary()}; S3 {self.s3.summary()}"
+
+
+def manifest_put_fault(fault: Fault, **policy: Any) -> FaultPolicy:
+    """S3 answers the backup's manifest PutObject (and every PutObject after it) with ``fault``.
+
+    The data files' PutObjects before it get through; ``policy`` adds FaultPolicy options (limit, ...).
+    """
+    puts = frozenset({"PutObject"})
+    return FaultPolicy(rates={fault: 1.0}, operations=puts, after=DATA_FILE_PUTS, **policy)
 
 
 @pytest.fixture
@@ -63,22 +73,15 @@ def proxies(
 def ledger_table(dynamodb: "DynamoDBClient", unique_name: str) -> str:
     """600 realistic ledger books, written directly (not through the faults)."""
     name = f"ledger-{unique_name}"
-    create_table(dynamodb, name, hash_key="book_id")
-    load_items(dynamodb, name, list(ledger_items(LEDGER_BOOKS)))
+    create_ledger_table(dynamodb, name, LEDGER_BOOKS)
     return name
 
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, bucket: str, ledger_table: str) -> str:
     """The functions' environment, as the stack sets it, for the ledger table; returns the bucket."""
-    for name, value in function_environ(ledger_table, bucket).items():
-        monkeypatch.setenv(name, value)
+    configure_functions(monkeypatch, ledger_table, bucket)
     return bucket
-
-
-@pytest.fixture
-def context() -> FakeLambdaContext:
-    return FakeLambdaContext()
 
 
 @pytest.fixture

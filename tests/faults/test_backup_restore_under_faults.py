@@ -23,7 +23,7 @@ from ledger_backup.codec import decode_line
 from ledger_backup.errors import IncompleteBackup
 from ledger_backup.sources.ledger import read_lines
 from ledger_backup.storage.stores import S3Store
-from tests.faults.conftest import LEDGER_BOOKS, Proxies
+from tests.faults.conftest import LEDGER_BOOKS, Proxies, manifest_put_fault
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -118,13 +118,7 @@ def test_manifest_write_failing_past_the_retry_budget_leaves_an_incomplete_backu
     s3: "S3Client", ledger_table: str, function_env: str, proxies: Proxies, context: Any
 ) -> None:
     """Every data file is written, then S3 refuses the manifest: the backup must not look complete."""
-    proxies.inject(
-        s3=FaultPolicy(
-            rates={Fault.S3_INTERNAL_ERROR: 1.0},
-            operations=frozenset({"PutObject"}),
-            after=3,  # each of the 3 scan segments (SCAN_SEGMENTS=3) writes one data file: they get through
-        )
-    )
+    proxies.inject(s3=manifest_put_fault(Fault.S3_INTERNAL_ERROR))  # the 3 data files get through
     with pytest.raises(ClientError, match=r"InternalError.*reached max retries: 9"):
         backup_handler.handler(scheduled_event(), context)
     logger.warning("manifest write refused: %s", proxies.report())

@@ -22,7 +22,7 @@ from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.catalog import list_backups
 from ledger_backup.restore.run import run_restore
 from ledger_backup.storage.stores import LocalStore, S3Store
-from tests.faults.conftest import LEDGER_BOOKS, Proxies
+from tests.faults.conftest import LEDGER_BOOKS, Proxies, manifest_put_fault
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,15 +37,8 @@ def test_a_lost_answer_to_the_manifest_write_does_not_fail_a_complete_backup(
     s3: "S3Client", ledger_table: str, function_env: str, proxies: Proxies, context: Any
 ) -> None:
     """S3 stored the manifest but the answer was lost; botocore's retry then meets If-None-Match: 412."""
-    proxies.inject(
-        s3=FaultPolicy(
-            rates={Fault.DROP_AFTER_FORWARD: 1.0},
-            operations=frozenset({"PutObject"}),
-            after=3,  # the three segments' data files; the fourth PutObject is the manifest
-            limit=1,
-            unsafe_drops=True,
-        )
-    )
+    # The three segments' data files get through; the fourth PutObject is the manifest.
+    proxies.inject(s3=manifest_put_fault(Fault.DROP_AFTER_FORWARD, limit=1, unsafe_drops=True))
     result = backup_handler.handler(scheduled_event(), context)
     assert proxies.s3.injected == {Fault.DROP_AFTER_FORWARD: 1}
     assert result["status"] == "complete"

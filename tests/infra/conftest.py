@@ -20,6 +20,7 @@ from aws_cdk.assertions import Template
 
 from infra.application import REPO_ROOT, build_app
 from infra.config import ENVIRONMENTS_CONTEXT_KEY, EnvironmentConfig, parse_environments
+from tests.infra import cfn
 
 ADOPTED = EnvironmentConfig(
     name="adopted",
@@ -98,3 +99,44 @@ def synthesized(
     assert ADOPTED.name not in cdk_configs
     context = {**cdk_json_context(), "aws:cdk:bundling-stacks": []}
     return synthesize(tmp_path_factory.mktemp("cdk.out"), configs, context)
+
+
+# The environments the checks run in, and the readers shared by test_storage, test_functions,
+# test_permissions, test_monitoring and test_stack.
+ENVS = ["dev", "prod", ADOPTED.name]
+CREATED_TABLE_ENVS = ["dev", "prod"]
+
+_templates: dict[str, Template] = {}
+
+
+def template(synthesized: Synthesized, env: str) -> Template:
+    """assertions.Template per environment, built once (each costs a jsii round trip)."""
+    if env not in _templates:
+        _templates[env] = synthesized.template(env)
+    return _templates[env]
+
+
+@pytest.fixture(params=ENVS)
+def env(request: pytest.FixtureRequest) -> str:
+    """Every synthesized environment: dev and prod from cdk.json, plus the adopted-table variant."""
+    return str(request.param)
+
+
+def ids(synthesized: Synthesized, env: str) -> dict[str, str]:
+    """Logical ids of the resources the checks refer to."""
+    t = synthesized.template_json(env)
+    config = synthesized.configs[env]
+    prefix = config.function_name_prefix
+    return {
+        "bucket": cfn.only(t, "AWS::S3::Bucket", VersioningConfiguration={"Status": "Enabled"}),
+        "logs_bucket": next(k for k in cfn.resources(t, "AWS::S3::Bucket") if "AccessLogs" in k),
+        "queue": cfn.only(t, "AWS::SQS::Queue"),
+        "topic": cfn.only(t, "AWS::SNS::Topic"),
+        "key": cfn.only(t, "AWS::KMS::Key"),
+        "backup": cfn.function_id(t, f"{prefix}-backup"),
+        "restore": cfn.function_id(t, f"{prefix}-restore"),
+        "backup_role": cfn.function_role_id(t, f"{prefix}-backup"),
+        "restore_role": cfn.function_role_id(t, f"{prefix}-restore"),
+        "backup_logs": cfn.only(t, "AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{prefix}-backup"),
+        "restore_logs": cfn.only(t, "AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{prefix}-restore"),
+    }

@@ -6,11 +6,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devtools.edge_items import edge_items
-from devtools.function_env import function_environ
-from devtools.lambda_context import FakeLambdaContext
-from devtools.ledger_items import ledger_items
-from devtools.tables import create_table, load_items
+from devtools.tables import create_ledger_table, create_table, load_items
 from runtime import continuation
+from tests.conftest import configure_functions
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,8 +21,7 @@ LEDGER_BOOKS = 399
 @pytest.fixture
 def ledger_table(dynamodb: "DynamoDBClient", unique_name: str) -> str:
     name = f"ledger-{unique_name}"
-    create_table(dynamodb, name, hash_key="book_id")
-    load_items(dynamodb, name, list(ledger_items(LEDGER_BOOKS)))
+    create_ledger_table(dynamodb, name, LEDGER_BOOKS)
     return name
 
 
@@ -76,15 +73,9 @@ def function_env(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Callable[[str]
     """Configure the functions as the stack does, for the table given."""
 
     def configure(table: str) -> None:
-        for name, value in function_environ(table, bucket).items():
-            monkeypatch.setenv(name, value)
+        configure_functions(monkeypatch, table, bucket)
 
     return configure
-
-
-@pytest.fixture
-def context() -> Any:
-    return FakeLambdaContext()
 
 
 @pytest.fixture
