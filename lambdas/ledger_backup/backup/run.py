@@ -50,9 +50,8 @@ class BackupOptions:
     consistent_read: bool = True  # each item as last written, at twice the read cost
     compress_level: int = 3  # gzip level: 3 is several times faster than 9 for a few % more bytes
     max_file_bytes: int = 512 * 1024 * 1024  # start a new data file past this many uncompressed bytes
-    max_items_per_second: float | None = (
-        None  # leave read capacity to the pipeline; None = as fast as allowed
-    )
+    # Leave read capacity to the pipeline; None = as fast as allowed.
+    max_items_per_second: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.total_segments <= 1_000_000:

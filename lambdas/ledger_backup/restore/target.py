@@ -16,10 +16,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_WAITER: "WaiterConfigTypeDef" = {
-    "Delay": 2,
-    "MaxAttempts": 300,
-}  # up to 10 minutes for a table with many indexes
+# Up to 10 minutes for a table with many indexes to become ACTIVE.
+_WAITER: "WaiterConfigTypeDef" = {"Delay": 2, "MaxAttempts": 300}
 
 
 def prepare_target(
