@@ -743,6 +743,14 @@ class DynamoDBOverHttp:
         headers: Any = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "r"}
         return AWSResponse(request.url, 200, headers, _Raw(answer.encode("utf-8")))
 
+    def serving(self) -> tuple["DynamoDBClient", TextScanner]:
+        """The project's client and its TextScanner (which scans through its own client), both served here."""
+        dynamodb = dynamodb_client()
+        scanner = TextScanner(dynamodb)
+        self.install(dynamodb)
+        self.install(scanner.client)
+        return dynamodb, scanner
+
     def install(self, dynamodb: "DynamoDBClient") -> None:
         """Answer every request of this client: botocore sends nothing when before-send returns a response."""
         dynamodb.meta.events.register("before-send.dynamodb", self)  # type: ignore[arg-type]  # stubs: -> None
@@ -772,10 +780,7 @@ def test_a_real_client_copies_the_item_texts_of_the_response_into_the_lines(stor
             f'{{"Items":[ {item_c} ],"Count":1,"ScannedCount":1}}',
         ]
     )
-    dynamodb = dynamodb_client()
-    scanner = TextScanner(dynamodb)
-    http.install(dynamodb)
-    http.install(scanner.client)
+    dynamodb, scanner = http.serving()
     result = run_backup(
         dynamodb,
         store,
@@ -806,10 +811,7 @@ def test_a_real_client_copies_the_item_texts_of_the_response_into_the_lines(stor
 def test_a_real_client_resumes_after_a_binary_start_key(store: RecordingStore) -> None:
     page = '{"Count":1,"Items":[{"pk":{"B":"AP8="}}],"LastEvaluatedKey":{"pk":{"B":"AP8="}},"ScannedCount":1}'
     http = DynamoDBOverHttp([page, '{"Count":0,"Items":[],"ScannedCount":0}'])
-    dynamodb = dynamodb_client()
-    scanner = TextScanner(dynamodb)
-    http.install(dynamodb)
-    http.install(scanner.client)
+    dynamodb, scanner = http.serving()
     paused = start_backup(
         dynamodb,
         store,
