@@ -30,7 +30,6 @@ from ledger_backup.storage.stores import BackupStore
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-DEFAULT_S3_PREFIX = DEFAULT_BACKUP_PREFIX  # what `s3://bucket` alone means, as for the functions
 LEDGER_FORMAT = "ledger-backup"
 SCAN_JSON_FORMAT = "scan-json"
 
@@ -45,7 +44,7 @@ def _store_prefix(text: str) -> tuple[BackupStore, str]:
     location = parse_location(text)
     prefix = location.key
     if text.startswith("s3://") and not prefix:
-        prefix = DEFAULT_S3_PREFIX
+        prefix = DEFAULT_BACKUP_PREFIX  # what `s3://bucket` alone means, as for the functions
     return location.store, prefix
 
 
