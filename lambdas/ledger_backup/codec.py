@@ -77,17 +77,27 @@ def _binary_hook(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+_TOO_DEEP = "nesting too deep for DynamoDB JSON (DynamoDB allows 32 levels)"
+
+
 def loads_items_json(text: str | bytes) -> Any:
-    """Parse DynamoDB JSON text, turning base64 B/BS values into bytes at every nesting level."""
+    """Parse DynamoDB JSON text, turning base64 B/BS values into bytes at every nesting level.
+
+    Raises ValueError when the text is not JSON, including JSON nested too deep to parse.
+    """
     # A "B"/"BS" key can only appear literally, or spelled with \u escapes.
     if isinstance(text, bytes | bytearray):
         might_hold_binary = b'"B"' in text or b'"BS"' in text or b"\\u" in text
     else:
         might_hold_binary = '"B"' in text or '"BS"' in text or "\\u" in text
-    if not might_hold_binary:
-        # Fast path: no binary attribute anywhere, so there is nothing to decode.
-        return json.loads(text)
-    return json.loads(text, object_hook=_binary_hook)
+    try:
+        if not might_hold_binary:
+            # Fast path: no binary attribute anywhere, so there is nothing to decode.
+            return json.loads(text)
+        return json.loads(text, object_hook=_binary_hook)
+    except RecursionError:
+        # json's parser recurses per nesting level; DynamoDB allows 32, so such text is no item.
+        raise ValueError(_TOO_DEEP) from None
 
 
 def decode_line(line: str | bytes) -> Item:
@@ -230,6 +240,8 @@ def item_from_document(document: Any) -> Item:
         except _BadValue as exc:
             path = name + "".join(p if p.startswith("[") else f".{p}" for p in reversed(exc.path))
             raise ValueError(f"attribute {path}: {exc.problem}") from None
+        except RecursionError:
+            raise ValueError(f"attribute {name}: {_TOO_DEEP}") from None
     return document
 
 
