@@ -69,7 +69,7 @@ _SET_MEMBER_TYPES = {"SS": str, "NS": str, "BS": bytes}
 # "0e2147483647" passes, "0e2147483648" and "0e-2147483648" do not.
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]{1,38}|(?=[0-9.]{3,39}\Z)[0-9]+\.[0-9]+)")  # <= 38 digits: in range
 _NUMBER_SYNTAX = re.compile(r"[+-]?(?=\.?\d)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
-_CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")  # one spelling per value
+_CANONICAL_NUMBER = re.compile(r"(?!-0\Z)-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")  # one spelling per value
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _MAX_DIGITS = 38
 _MIN_ADJUSTED_EXPONENT, _MAX_ADJUSTED_EXPONENT = -130, 125
@@ -419,9 +419,7 @@ class ItemRules:
         for key in self._table_keys:
             value = item.get(key.name)
             if value is None:
-                raise ItemRejected(
-                    f"attribute {key.name}: missing, and it is {key.label} ({key.attribute_type})"
-                )
+                raise ItemRejected(f"attribute {key.name}: missing; it is {key.label} ({key.attribute_type})")
             problem = _key_value_problem(key, value)
             if problem is not None:
                 raise ItemRejected(f"attribute {key.name}: {problem}")

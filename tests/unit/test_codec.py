@@ -13,6 +13,7 @@ from ledger_backup.codec import (
     encode_item,
     encode_line,
     encode_put_request,
+    item_from_document,
     loads_items_json,
     put_request_from_line,
 )
@@ -124,3 +125,27 @@ def test_a_line_with_more_than_the_item_is_read_but_not_sent_as_stored() -> None
 def test_stored_lines_must_be_exactly_one_utf8_json_object(line: bytes) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - UnicodeDecodeError and JSONDecodeError alike
         decode_stored_line(line)
+
+
+DEEP = 50_000  # far past json's recursion limit
+
+
+@pytest.mark.parametrize("attribute", ["a", "B"], ids=["fast-path", "binary-hook"])
+def test_nesting_too_deep_for_json_is_a_value_error_not_a_recursion_error(attribute: str) -> None:
+    line = '{"Item":{"%s":%s{"S":"x"}%s}}' % (attribute, '{"L":[' * DEEP, "]}" * DEEP)  # noqa: UP031
+    for parse in (decode_line, lambda text: decode_stored_line(text.encode())):
+        with pytest.raises(ValueError, match="nesting too deep"):
+            parse(line)
+
+
+def test_item_from_document_refuses_deep_nesting_with_a_value_error() -> None:
+    value: dict[str, Any] = {"S": "x"}
+    for _ in range(DEEP):
+        value = {"L": [value]}
+    with pytest.raises(ValueError, match="attribute deep: nesting too deep"):
+        item_from_document({"deep": value})
+
+
+def test_nesting_within_json_limits_still_parses() -> None:
+    line = '{"Item":{"a":%s{"S":"x"}%s}}' % ('{"L":[' * 40, "]}" * 40)  # noqa: UP031
+    assert decode_line(line)["a"]["L"][0]["L"][0]
