@@ -534,3 +534,20 @@ def test_a_short_text_skips_the_size_but_a_long_one_is_measured() -> None:
 def test_json_text_is_never_smaller_than_the_item_size() -> None:
     for candidate in [*edge_items(), *ledger_items(30)]:
         assert len(encode_line(candidate).encode()) >= item_size(candidate)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "-0", "7", "-7", "10", "100", "1234", "0.001", "0.0010", "-120.5", "10.50", "99999", "0010.0100"],
+)
+def test_the_plain_spelling_shortcut_sizes_numbers_as_decimal_does(text: str) -> None:
+    # "e0" takes the Decimal route through number_size; the value is the same.
+    assert number_size(text) == number_size(text + "e0")
+
+
+def test_plain_number_sizes_match_decimal_for_many_numbers() -> None:
+    for whole in range(0, 2000, 7):
+        for fraction in ("", ".5", ".05", ".250", ".0001"):
+            for sign in ("", "-"):
+                text = f"{sign}{whole}{fraction}"
+                assert number_size(text) == number_size(text + "e0"), text
