@@ -81,7 +81,7 @@ class ItemRejected(ValueError):
 
 
 class _Bad(Exception):
-    """A problem found in the walk: the value (or map) it is in, at which depth, and what is wrong."""
+    """A problem found in the walk: the value it is in (or the item), and what is wrong."""
 
     def __init__(self, value: object, problem: str) -> None:
         super().__init__(problem)
@@ -109,7 +109,10 @@ def number_problem(text: str) -> str | None:
     if syntax is None:
         return f"{_short(text)} is not a number"
     _, fraction, exponent_text = syntax.groups()
-    exponent = int(exponent_text) if exponent_text else 0
+    try:
+        exponent = int(exponent_text) if exponent_text else 0
+    except ValueError:  # more digits than Python converts: far outside any range anyway
+        exponent = _INT32_MAX + 1
     scale = len(fraction or "") - exponent
     if not (_INT32_MIN <= exponent <= _INT32_MAX and _INT32_MIN <= scale <= _INT32_MAX):
         return f"{_short(text)} is not a number DynamoDB can read (exponent out of range)"

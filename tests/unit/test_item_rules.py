@@ -262,6 +262,7 @@ REFUSED_NUMBERS = [
     ("0e-2147483648", "exponent out of range"),
     ("0.0e-2147483647", "exponent out of range"),
     ("1e99999999999999999999", "exponent out of range"),
+    ("0e" + "9" * 5000, "exponent out of range"),
     ("123456789012345678901234567890123456789", "39 significant digits"),
     ("123456789012345678901234567890123456789e-1", "39 significant digits"),
     ("1.23456789012345678901234567890123456789", "39 significant digits"),
