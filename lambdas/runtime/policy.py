@@ -5,12 +5,14 @@ ledger or tables named after it, for a new request and for a continued or resume
 a backup continuation must be one of its own table's.
 """
 
+import re
+
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.restore.journal import RestoreProgress
 from ledger_backup.restore.run import RestoreOptions
 from ledger_backup.schema import TableSchema, key_schema_from_json
 from ledger_backup.sources import LATEST
-from runtime.events import ContinuationEvent, RestoreRequest, ResumeRestoreEvent
+from runtime.events import TABLE_NAME_PATTERN, ContinuationEvent, RestoreRequest, ResumeRestoreEvent
 from runtime.settings import Settings
 
 
@@ -34,6 +36,8 @@ def check_resumed(progress: RestoreProgress, settings: Settings) -> None:
     always the function's own (the journal's), so only those two are left to check.
     """
     try:
+        if not re.fullmatch(TABLE_NAME_PATTERN, progress.target_table):  # what a request's parser checks
+            raise InvalidRequest(f"target_table {progress.target_table!r} is not a table name")
         _check_target(progress.target_table, settings)
         _check_source("source_key", progress.source_key, settings)
     except InvalidRequest as refused:

@@ -18,6 +18,26 @@ SOURCE = "s3://bkt/backups/ledger/2026-11-25T03-00-00.000Z/manifest.json"
 KEY = "backups/restores/claims/ledger-r.json"
 
 
+SCHEMA = TableSchema(
+    key_schema=[{"AttributeName": "book_id", "KeyType": "HASH"}],
+    attribute_definitions=[{"AttributeName": "book_id", "AttributeType": "S"}],
+)
+
+
+def progress(restore_id: str) -> RestoreProgress:
+    return RestoreProgress(
+        restore_id=restore_id,
+        source_key="backups/ledger/2026-11-25T03-00-00.000Z/manifest.json",
+        source_location=SOURCE,
+        target_table="ledger-r",
+        schema=SCHEMA,
+        schema_from="backup",
+        table_created=True,
+        expected_items=10,
+        started_at="2026-11-25T03:00:00+00:00",
+    )
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path)
@@ -29,6 +49,7 @@ def claims(store: LocalStore) -> TargetClaims:
 
 
 def busy_message(store: LocalStore, holder: Claim) -> str:
+    """The refusal when the holder has saved a checkpoint: it can be waited for, resumed, or given up."""
     rid = holder.restore_id
     return (
         f"target table 'ledger-r' is held by restore {rid} (started {holder.started_at} from {SOURCE}): "
@@ -36,6 +57,11 @@ def busy_message(store: LocalStore, holder: Claim) -> str:
         f'{rid}); if its invocation died, finish it with {{"resume": "{rid}"}} (CLI: resume {rid}), or '
         f"give it up by deleting {store.location(KEY)}"
     )
+
+
+def checkpointed(store: LocalStore, restore_id: str) -> None:
+    """The holder has written a while and saved where it stands."""
+    RestoreJournal(store, "backups/").save(progress(restore_id).advanced(0, 25, 25), "w1")
 
 
 def test_a_claim_lives_beside_the_restore_journal(store: LocalStore) -> None:
@@ -61,12 +87,48 @@ def test_a_second_restore_is_refused_naming_the_first_and_what_to_do(
     store: LocalStore, claims: TargetClaims
 ) -> None:
     claims.claim("ledger-r", FIRST, SOURCE)
+    checkpointed(store, FIRST)
     holder = claims.holder("ledger-r")
     assert holder is not None
     with pytest.raises(TargetBusy) as caught:
         claims.claim("ledger-r", SECOND, "s3://bkt/other.json")
     assert str(caught.value) == busy_message(store, holder)
     assert claims.holder("ledger-r") == holder, "the refused restore changed the claim"
+
+
+def test_a_holder_without_a_checkpoint_is_explained_as_checking_or_died_early(
+    store: LocalStore, claims: TargetClaims
+) -> None:
+    claims.claim("ledger-r", FIRST, SOURCE)
+    holder = claims.holder("ledger-r")
+    assert holder is not None
+    with pytest.raises(TargetBusy) as caught:
+        claims.claim("ledger-r", SECOND, SOURCE)
+    assert str(caught.value) == (
+        f"target table 'ledger-r' is held by restore {FIRST} (started {holder.started_at} from {SOURCE}), "
+        "which has saved no checkpoint yet: it is still checking its backup, or it died before writing "
+        f"anything it could resume from; if it is not running, give it up by deleting {store.location(KEY)}"
+    )
+
+
+def test_a_holder_that_finished_without_giving_its_claim_back_is_named(
+    store: LocalStore, claims: TargetClaims
+) -> None:
+    claims.claim("ledger-r", FIRST, SOURCE)
+    RestoreJournal(store, "backups/").finish(FIRST, {"status": "complete"})
+    with pytest.raises(TargetBusy) as caught:
+        claims.claim("ledger-r", SECOND, SOURCE)
+    assert str(caught.value).endswith(
+        f"which finished but did not give its claim back: delete {store.location(KEY)}"
+    )
+
+
+def test_a_hand_written_claim_naming_no_restore_id_still_explains_itself(
+    store: LocalStore, claims: TargetClaims
+) -> None:
+    store.put(KEY, Claim("../x", "ledger-r", SOURCE, "then").to_bytes())
+    with pytest.raises(TargetBusy, match=r"held by restore \.\./x .* which has saved no checkpoint yet"):
+        claims.claim("ledger-r", SECOND, SOURCE)
 
 
 def test_claiming_again_for_the_same_restore_is_a_no_op(claims: TargetClaims) -> None:
@@ -156,6 +218,7 @@ def test_take_over_of_another_restores_claim_refuses_the_resume(
     store: LocalStore, claims: TargetClaims
 ) -> None:
     claims.claim("ledger-r", FIRST, SOURCE)
+    checkpointed(store, FIRST)
     holder = claims.holder("ledger-r")
     assert holder is not None
     with pytest.raises(TargetBusy) as caught:
@@ -250,26 +313,6 @@ def test_claimed_without_a_journal_claims_nothing(store: LocalStore) -> None:
     with claimed(None, "ledger-r", FIRST, SOURCE):
         pass
     assert list(store.list_keys("")) == []
-
-
-SCHEMA = TableSchema(
-    key_schema=[{"AttributeName": "book_id", "KeyType": "HASH"}],
-    attribute_definitions=[{"AttributeName": "book_id", "AttributeType": "S"}],
-)
-
-
-def progress(restore_id: str) -> RestoreProgress:
-    return RestoreProgress(
-        restore_id=restore_id,
-        source_key="backups/ledger/2026-11-25T03-00-00.000Z/manifest.json",
-        source_location=SOURCE,
-        target_table="ledger-r",
-        schema=SCHEMA,
-        schema_from="backup",
-        table_created=True,
-        expected_items=10,
-        started_at="2026-11-25T03:00:00+00:00",
-    )
 
 
 def test_take_over_target_answers_a_twins_recorded_result_without_claiming(store: LocalStore) -> None:

@@ -136,6 +136,15 @@ def test_a_resumed_restore_within_the_rules_carries_on(checkpoint: RestoreProgre
     check_resumed(checkpoint, SETTINGS)
 
 
+@pytest.mark.parametrize("target", ["ledger/../payments", "ledger-\u2010x", "ledger" + "x" * 250, ""])
+def test_a_resumed_restore_into_what_is_not_a_table_name_is_refused(target: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_resumed(progress(target_table=target), SETTINGS)
+    assert str(caught.value) == (
+        f"restore {RID} cannot carry on: its checkpoint's target_table {target!r} is not a table name"
+    )
+
+
 @pytest.mark.parametrize("target", ["payments", "ledge", "restored-ledger", "LEDGER-restored"])
 def test_a_resumed_restore_into_a_forbidden_target_is_refused(target: str) -> None:
     with pytest.raises(InvalidRequest) as caught:

@@ -62,6 +62,7 @@ class TargetClaims:
     def __init__(self, store: BackupStore, prefix: str) -> None:
         self.store = store
         self.folder = f"{layout.normalize_prefix(prefix)}{RESTORES_FOLDER}{CLAIMS_FOLDER}"
+        self._journal = RestoreJournal(store, prefix)  # what the holder left, for the refusal to explain
 
     @classmethod
     def beside(cls, journal: RestoreJournal) -> "TargetClaims":
@@ -136,14 +137,36 @@ class TargetClaims:
             )
 
     def _busy(self, holder: Claim) -> str:
-        rid = holder.restore_id
-        return (
-            f"target table {holder.target_table!r} is held by restore {rid} (started {holder.started_at} "
-            f"from {holder.source}): if it is still running, wait for it and read "
-            f'{{"restore_status": "{rid}"}} (CLI: restore-status {rid}); if its invocation died, finish '
-            f'it with {{"resume": "{rid}"}} (CLI: resume {rid}), or give it up by deleting '
-            f"{self.store.location(self.key(holder.target_table))}"
+        """Who holds the target and what to do, by what the holder left in its journal."""
+        rid, location = holder.restore_id, self.store.location(self.key(holder.target_table))
+        held = (
+            f"target table {holder.target_table!r} is held by restore {rid} "
+            f"(started {holder.started_at} from {holder.source})"
         )
+        left = self._left_by(rid)
+        if left == "result":
+            return f"{held}, which finished but did not give its claim back: delete {location}"
+        if left == "nothing":
+            return (
+                f"{held}, which has saved no checkpoint yet: it is still checking its backup, or it died "
+                f"before writing anything it could resume from; if it is not running, give it up by "
+                f"deleting {location}"
+            )
+        return (
+            f'{held}: if it is still running, wait for it and read {{"restore_status": "{rid}"}} '
+            f'(CLI: restore-status {rid}); if its invocation died, finish it with {{"resume": "{rid}"}} '
+            f"(CLI: resume {rid}), or give it up by deleting {location}"
+        )
+
+    def _left_by(self, restore_id: str) -> str:
+        """What the holder left in its journal: "result" (it finished), "checkpoint" or "nothing"."""
+        try:
+            if self._journal.result(restore_id) is not None:
+                return "result"
+            self._journal.latest_checkpoint(restore_id)
+        except BackupNotFound:  # no checkpoint, or a hand-written claim naming no valid restore id
+            return "nothing"
+        return "checkpoint"
 
 
 @contextmanager
