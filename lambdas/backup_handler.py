@@ -73,4 +73,11 @@ def _run(
             should_pause=should_pause,
         )
     policy.check_backup_checkpoint(checkpoint_key, settings)
-    return resume_backup(dynamodb, store, checkpoint_key, options=options, should_pause=should_pause)
+    return resume_backup(
+        dynamodb,
+        store,
+        checkpoint_key,
+        options=options,
+        should_pause=should_pause,
+        table_name=settings.table_name,
+    )

@@ -24,7 +24,7 @@ from ledger_backup.contract import (
     METRIC_RESTORE_SUCCEEDED,
     METRIC_VERIFY_FAILED,
 )
-from ledger_backup.errors import CorruptBackup, IncompleteBackup
+from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup
 from ledger_backup.restore.journal import RestoreJournal
 from ledger_backup.restore.run import (
     DryRunReport,
@@ -96,6 +96,7 @@ def _run(
             checkpoint_key = request.continuation.checkpoint_key
         else:
             checkpoint_key = journal.latest_checkpoint(request.resume)
+        _check_checkpoint(journal, checkpoint_key, settings)
         options = policy.restore_options(request, settings)
         return resume_restore(dynamodb, journal, checkpoint_key, options=options, should_pause=should_pause)
 
@@ -108,6 +109,19 @@ def _run(
     return start_restore(
         dynamodb, source, request.target_table, options=options, journal=journal, should_pause=should_pause
     )
+
+
+def _check_checkpoint(journal: RestoreJournal, checkpoint_key: str, settings: Settings) -> None:
+    """What a checkpoint would go on with is checked like a new request, before anything is written.
+
+    A checkpoint that is gone is left to resume_restore: a replayed continuation whose restore
+    a twin finished answers its recorded result, anything else is not found there.
+    """
+    try:
+        progress = journal.load(checkpoint_key)
+    except BackupNotFound:
+        return
+    policy.check_resumed(progress, settings)
 
 
 def _open(request: RestoreRequest, settings: Settings, store: S3Store) -> Source:

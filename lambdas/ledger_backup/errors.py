@@ -35,3 +35,7 @@ class IncompleteBackup(LedgerBackupError):
 
 class CorruptBackup(LedgerBackupError):
     """A backup whose bytes disagree with its manifest (checksum, count, truncation, bad JSON)."""
+
+
+class TargetBusy(LedgerBackupError):
+    """Another restore holds the target table (or created it meanwhile): two restores would blend."""

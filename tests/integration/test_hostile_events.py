@@ -20,8 +20,11 @@ from devtools.lambda_context import FakeLambdaContext
 from devtools.ledger_items import ledger_items
 from devtools.local_aws import LocalAws
 from devtools.tables import create_table, drop_table, load_items
+from ledger_backup.backup.progress import BackupProgress, SegmentProgress
 from ledger_backup.backup.run import run_backup
-from ledger_backup.errors import InvalidRequest
+from ledger_backup.errors import CorruptBackup, InvalidRequest
+from ledger_backup.restore.journal import RestoreProgress
+from ledger_backup.schema import key_schema_from_json
 from ledger_backup.storage.stores import S3Store
 
 if TYPE_CHECKING:
@@ -290,3 +293,171 @@ def test_hostile_continuation_events_for_the_backup_function(
         backup_handler.handler({"continuation": continuation}, FakeLambdaContext())
     assert match in str(caught.value)
     assert len(str(caught.value)) < MAX_MESSAGE
+
+
+RID_FORBIDDEN_TARGET = "20261125T030000Z-0000000a"
+RID_OUTSIDE_SOURCE = "20261125T030000Z-0000000b"
+
+
+@dataclass(frozen=True)
+class Forged:
+    """Hand-written checkpoints that would restore into or from what the function may not touch.
+
+    Each would write if resumed unchecked: both targets exist, and the outside source is a real,
+    complete copy of the backup.
+    """
+
+    world: World
+    targets: tuple[str, str]  # the forbidden table, and an allowed one the outside source would fill
+    checkpoints: dict[str, str]  # restore id -> checkpoint key
+
+    def snapshot(self) -> tuple[tuple[list[str], int, list[str]], list[int]]:
+        scan = self.world.dynamodb.scan
+        return self.world.snapshot(), [scan(TableName=t, Select="COUNT")["Count"] for t in self.targets]
+
+
+def restore_checkpoint(restore_id: str, source_key: str, target_table: str, bucket: str) -> bytes:
+    progress = RestoreProgress(
+        restore_id=restore_id,
+        source_key=source_key,
+        source_location=f"s3://{bucket}/{source_key}",
+        target_table=target_table,
+        schema=key_schema_from_json([{"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}]),
+        schema_from="backup",
+        table_created=False,
+        expected_items=BOOKS,
+        started_at="2026-11-25T03:00:00+00:00",
+        invocations=1,
+    )
+    return json.dumps(progress.to_json()).encode("utf-8")
+
+
+@pytest.fixture
+def forged(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Forged]:
+    """The forged checkpoints in the function's own journal; after the test, nothing else changed."""
+    monkeypatch.setenv("TABLE_NAME", world.table)
+    monkeypatch.setenv("BACKUP_BUCKET", world.bucket)
+    monkeypatch.setenv("BACKUP_PREFIX", "backups/")
+    targets = (f"payments-{os.getpid()}", f"{world.table}-resumed")
+    for target in targets:
+        create_table(world.dynamodb, target, hash_key="book_id")
+    outside = f"private-{os.getpid()}/"
+    added = []
+    for entry in world.s3.list_objects_v2(Bucket=world.bucket, Prefix=f"backups/{world.table}/")["Contents"]:
+        added.append(outside + entry["Key"])
+        world.s3.copy_object(
+            Bucket=world.bucket, Key=added[-1], CopySource={"Bucket": world.bucket, "Key": entry["Key"]}
+        )
+    cases = {
+        RID_FORBIDDEN_TARGET: (world.manifest_key, targets[0]),
+        RID_OUTSIDE_SOURCE: (outside + world.manifest_key, targets[1]),
+    }
+    checkpoints = {}
+    for rid, (source_key, target) in cases.items():
+        checkpoints[rid] = f"backups/restores/{rid}/checkpoint-000000000025-forged.json"
+        added.append(checkpoints[rid])
+        body = restore_checkpoint(rid, source_key, target, world.bucket)
+        world.s3.put_object(Bucket=world.bucket, Key=checkpoints[rid], Body=body)
+    scene = Forged(world, targets, checkpoints)
+    before = scene.snapshot()
+    yield scene
+    try:
+        assert scene.snapshot() == before, "a refused continuation changed something"
+    finally:
+        world.s3.delete_objects(Bucket=world.bucket, Delete={"Objects": [{"Key": k} for k in added]})
+        for target in targets:
+            drop_table(world.dynamodb, target)
+
+
+FORGED_RESTORES = {
+    "forbidden target": (
+        RID_FORBIDDEN_TARGET,
+        "its checkpoint's target_table 'payments-{pid}' is not allowed",
+    ),
+    "source outside the prefix": (
+        RID_OUTSIDE_SOURCE,
+        "its checkpoint's source_key 'private-{pid}/backups/{table}/",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", ["resume", "continuation"])
+@pytest.mark.parametrize(("restore_id", "match"), FORGED_RESTORES.values(), ids=FORGED_RESTORES.keys())
+def test_a_forged_restore_checkpoint_is_refused_before_any_write(
+    forged: Forged, how: str, restore_id: str, match: str
+) -> None:
+    """`{"resume": id}` and `{"continuation": ...}` are held to a new request's rules."""
+    if how == "resume":
+        payload: dict[str, Any] = {"resume": restore_id}
+    else:
+        payload = {"continuation": {"checkpoint_key": forged.checkpoints[restore_id]}}
+    with pytest.raises(InvalidRequest) as caught:
+        restore_handler.handler(payload, FakeLambdaContext())
+    message = str(caught.value)
+    assert message.startswith(f"restore {restore_id} cannot carry on: ")
+    assert match.format(pid=os.getpid(), table=forged.world.table) in message
+
+
+def backup_checkpoint(table: str, folder: str) -> bytes:
+    progress = BackupProgress(
+        table_name=table,
+        table_arn="",
+        schema=key_schema_from_json([{"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}]),
+        folder=folder,
+        started_at="2026-11-25T03:00:00+00:00",
+        page_size=100,
+        invocations=1,
+        segments=(SegmentProgress(),),
+    )
+    return progress.to_json_bytes()
+
+
+@pytest.fixture
+def other_table(world: World) -> Iterator[str]:
+    """A table the backup function may not read, holding items a forged checkpoint would scan."""
+    name = f"payroll-{os.getpid()}"
+    create_table(world.dynamodb, name, hash_key="book_id")
+    load_items(world.dynamodb, name, [{"book_id": {"S": "salary"}}])
+    yield name
+    drop_table(world.dynamodb, name)
+
+
+@pytest.mark.parametrize(
+    ("names_the_other_table", "folder", "error", "match"),
+    [
+        (True, "backups/{table}/2026-11-25T03-00-00.000Z/", InvalidRequest, "is of a backup of table"),
+        (False, "backups/", CorruptBackup, "belongs to another folder than 'backups/'"),
+        (False, "private/{table}/2026/", CorruptBackup, "belongs to another folder"),
+    ],
+    ids=["another table", "a folder above its own", "a folder outside the prefix"],
+)
+def test_a_forged_backup_checkpoint_is_refused_before_anything_is_scanned(
+    world: World,
+    other_table: str,
+    monkeypatch: pytest.MonkeyPatch,
+    names_the_other_table: bool,
+    folder: str,
+    error: type[Exception],
+    match: str,
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", world.table)
+    monkeypatch.setenv("BACKUP_BUCKET", world.bucket)
+    monkeypatch.setenv("BACKUP_PREFIX", "backups/")
+    key = f"backups/{world.table}/2026-11-25T03-00-00.000Z/progress/checkpoint-0001-forged.json"
+    table = other_table if names_the_other_table else world.table
+    world.s3.put_object(
+        Bucket=world.bucket, Key=key, Body=backup_checkpoint(table, folder.format(table=world.table))
+    )
+    before = world.snapshot()
+    try:
+        with pytest.raises(error) as caught:
+            backup_handler.handler({"continuation": {"checkpoint_key": key}}, FakeLambdaContext())
+        assert match in str(caught.value)
+        if names_the_other_table:
+            assert str(caught.value) == (
+                f"checkpoint s3://{world.bucket}/{key} is of a backup of table {other_table!r}: this "
+                f"function backs up only {world.table!r}"
+            )
+        assert world.snapshot() == before, "the forged checkpoint made the function scan or write"
+    finally:
+        world.s3.delete_object(Bucket=world.bucket, Key=key)

@@ -129,7 +129,7 @@ def test_crashed_restore_resumes_from_its_last_checkpoint(
             journal=journal,
             should_pause=dies_after_a_while,
         )
-    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/")}
+    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/") if "/checkpoint-" in k}
     assert journal.status(restore_id).items_restored == 225  # 9 looks, 25 items each
 
     resumed = restore_handler.handler({"resume": restore_id}, FakeLambdaContext())

@@ -5,10 +5,11 @@ from typing import Any
 import pytest
 
 from ledger_backup.errors import InvalidRequest
+from ledger_backup.restore.journal import RestoreProgress
 from ledger_backup.restore.run import RestoreOptions
 from ledger_backup.schema import key_schema_from_json
 from runtime.events import ContinuationEvent, RestoreRequest, ResumeRestoreEvent, parse_event
-from runtime.policy import check_allowed, check_backup_checkpoint, restore_options
+from runtime.policy import check_allowed, check_backup_checkpoint, check_resumed, restore_options
 from runtime.settings import Settings
 
 SETTINGS = Settings.from_environ(
@@ -102,6 +103,75 @@ def test_a_backup_continuation_must_be_one_of_the_tables_own() -> None:
         with pytest.raises(InvalidRequest) as caught:
             check_backup_checkpoint(key, SETTINGS)
         assert str(caught.value) == f"checkpoint {key!r} is not one of this table's backups"
+
+
+RID = "20261125T030000Z-0123abcd"
+
+
+def progress(target_table: str = "ledger-restored", source_key: str = KEY) -> RestoreProgress:
+    """What a restore checkpoint holds (only the target and the source matter to the policy)."""
+    return RestoreProgress(
+        restore_id=RID,
+        source_key=source_key,
+        source_location=f"s3://ledger-backups/{source_key}",
+        target_table=target_table,
+        schema=key_schema_from_json([HASH]),
+        schema_from="backup",
+        table_created=True,
+        expected_items=None,
+        started_at="2026-11-25T03:00:00+00:00",
+    )
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        progress(),
+        progress(target_table="ledger"),
+        progress(source_key="backups/legacy/dynamodb_backup_2026-02-14.json"),
+        progress(source_key="backups/exports/AWSDynamoDB/01/manifest-summary.json"),
+    ],
+)
+def test_a_resumed_restore_within_the_rules_carries_on(checkpoint: RestoreProgress) -> None:
+    check_resumed(checkpoint, SETTINGS)
+
+
+@pytest.mark.parametrize("target", ["ledger/../payments", "ledger-\u2010x", "ledger" + "x" * 250, ""])
+def test_a_resumed_restore_into_what_is_not_a_table_name_is_refused(target: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_resumed(progress(target_table=target), SETTINGS)
+    assert str(caught.value) == (
+        f"restore {RID} cannot carry on: its checkpoint's target_table {target!r} is not a table name"
+    )
+
+
+@pytest.mark.parametrize("target", ["payments", "ledge", "restored-ledger", "LEDGER-restored"])
+def test_a_resumed_restore_into_a_forbidden_target_is_refused(target: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_resumed(progress(target_table=target), SETTINGS)
+    assert str(caught.value) == (
+        f"restore {RID} cannot carry on: its checkpoint's target_table {target!r} is not allowed: this "
+        "function restores only into 'ledger' or tables whose names start with it (e.g. ledger-restored)"
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "secrets/manifest.json",
+        "backups/../secrets/manifest.json",
+        "backups/ledger/..",
+        "backups-private/ledger/manifest.json",
+        "",
+    ],
+)
+def test_a_resumed_restore_from_outside_the_prefix_is_refused(key: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_resumed(progress(source_key=key), SETTINGS)
+    assert str(caught.value) == (
+        f"restore {RID} cannot carry on: its checkpoint's source_key {key!r} is outside the backup "
+        "prefix 'backups/'"
+    )
 
 
 def test_a_new_restore_takes_the_request_options_and_the_functions_tuning() -> None:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from botocore.exceptions import ClientError
 
-from ledger_backup.errors import InvalidRequest, SchemaMismatch, TableNotFound, TargetNotEmpty
+from ledger_backup.errors import InvalidRequest, SchemaMismatch, TableNotFound, TargetBusy, TargetNotEmpty
 from ledger_backup.restore.target import prepare_target
 from ledger_backup.schema import TableSchema
 
@@ -36,6 +36,7 @@ class StandInDynamoDB:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.create_error: ClientError | None = None
         self.creates_it_anyway = True  # a CreateTable that fails with create_error still made the table
+        self.made_anyway = (SCHEMA, 0)  # ... with these keys and this many items (someone else's may differ)
 
     def add_table(self, name: str, schema: TableSchema, status: str = "ACTIVE", items: int = 0) -> None:
         self.tables[name] = {
@@ -57,7 +58,8 @@ class StandInDynamoDB:
         self.calls.append(("CreateTable", request))
         if self.create_error is not None:
             if self.creates_it_anyway:
-                self.add_table(request["TableName"], SCHEMA, status="CREATING")
+                schema, items = self.made_anyway
+                self.add_table(request["TableName"], schema, status="CREATING", items=items)
             raise self.create_error
         self.add_table(request["TableName"], SCHEMA, status="CREATING")
         return {}
@@ -192,16 +194,17 @@ def test_a_first_page_with_only_a_last_evaluated_key_counts_as_holding_items(
         prepare(dynamodb)
 
 
-def test_a_retried_create_table_that_meets_its_own_table_counts_as_created(dynamodb: StandInDynamoDB) -> None:
+OTHER_KEYS = TableSchema(
+    key_schema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    attribute_definitions=[{"AttributeName": "id", "AttributeType": "S"}],
+)
+
+
+def test_a_retried_create_table_that_meets_a_table_checks_it_like_any_target(
+    dynamodb: StandInDynamoDB,
+) -> None:
+    """Our own create whose answer was lost, or someone else's: it cannot tell, so not "created here"."""
     dynamodb.create_error = client_error("ResourceInUseException", "CreateTable", retry_attempts=1)
-    assert prepare(dynamodb, WITH_TTL) is True
-    assert len(dynamodb.called("CreateTable")) == 1
-    assert len(dynamodb.called("wait:table_exists")) == 1
-    assert len(dynamodb.called("UpdateTimeToLive")) == 1
-
-
-def test_a_table_someone_else_created_meanwhile_is_checked_like_any_target(dynamodb: StandInDynamoDB) -> None:
-    dynamodb.create_error = client_error("ResourceInUseException", "CreateTable")
     assert prepare(dynamodb, WITH_TTL) is False
     assert dynamodb.called("UpdateTimeToLive") == []
     assert [name for name, _ in dynamodb.calls] == [
@@ -213,8 +216,40 @@ def test_a_table_someone_else_created_meanwhile_is_checked_like_any_target(dynam
     ]
 
 
-def test_a_table_that_vanishes_while_it_is_created_is_named(dynamodb: StandInDynamoDB) -> None:
+def test_a_retried_create_table_that_meets_a_table_with_other_keys_is_refused(
+    dynamodb: StandInDynamoDB,
+) -> None:
+    dynamodb.create_error = client_error("ResourceInUseException", "CreateTable", retry_attempts=2)
+    dynamodb.made_anyway = (OTHER_KEYS, 0)
+    with pytest.raises(SchemaMismatch, match=r"target table 'ledger-r' has key schema id \(S, HASH\)"):
+        prepare(dynamodb)
+    assert dynamodb.called("Scan") == []
+
+
+def test_a_retried_create_table_that_meets_a_table_holding_items_is_refused(
+    dynamodb: StandInDynamoDB,
+) -> None:
+    dynamodb.create_error = client_error("ResourceInUseException", "CreateTable", retry_attempts=1)
+    dynamodb.made_anyway = (SCHEMA, 5)
+    with pytest.raises(TargetNotEmpty, match="target table 'ledger-r' already holds items"):
+        prepare(dynamodb)
+
+
+def test_a_table_someone_else_created_meanwhile_is_refused_untouched(dynamodb: StandInDynamoDB) -> None:
+    """Not retried: the table was there before our CreateTable arrived, so it is not ours to fill."""
     dynamodb.create_error = client_error("ResourceInUseException", "CreateTable")
+    with pytest.raises(TargetBusy) as caught:
+        prepare(dynamodb, WITH_TTL, overwrite=True)
+    assert str(caught.value) == (
+        "target table 'ledger-r' was created by someone else while this restore was about to create it "
+        "(another restore into the same table?); nothing was written: let that one finish, then restore "
+        "into another table, or into this one with overwrite"
+    )
+    assert [name for name, _ in dynamodb.calls] == ["DescribeTable", "CreateTable"]
+
+
+def test_a_table_that_vanishes_while_it_is_created_is_named(dynamodb: StandInDynamoDB) -> None:
+    dynamodb.create_error = client_error("ResourceInUseException", "CreateTable", retry_attempts=1)
     dynamodb.creates_it_anyway = False
     with pytest.raises(TableNotFound, match="target table 'ledger-r' vanished while it was being created"):
         prepare(dynamodb)

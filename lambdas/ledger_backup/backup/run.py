@@ -26,7 +26,7 @@ from ledger_backup.backup.progress import PROGRESS_FOLDER, BackupProgress, Segme
 from ledger_backup.backup.scanner import SegmentScanner
 from ledger_backup.catalog import load_backup
 from ledger_backup.contract import DEFAULT_BACKUP_PREFIX
-from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest
 from ledger_backup.manifest import Manifest
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.storage.stores import BackupStore
@@ -193,11 +193,14 @@ def resume_backup(
     should_pause: Callable[[], bool] = _never,
     invocation_id: str | None = None,
     scan_pages: ItemTextPages | None = None,
+    table_name: str | None = None,
 ) -> BackupResult | BackupInProgress:
     """Carry on with the backup a previous invocation paused at `checkpoint_key`.
 
     A checkpoint that is gone because a replayed twin of this invocation already finished
-    the backup (and tidied up) yields that finished backup instead of an error.
+    the backup (and tidied up) yields that finished backup instead of an error. With
+    `table_name`, a checkpoint of another table's backup is refused before anything is scanned:
+    the checkpoint names the table to scan, and one can be written by hand.
     """
     try:
         raw = store.get(checkpoint_key)
@@ -208,8 +211,7 @@ def resume_backup(
         logger.warning("this backup was already completed by another invocation", extra={"folder": folder})
         return _result(store, load_backup(store, layout.manifest_key(folder)).manifest, folder, 0.0, 0)
     progress = BackupProgress.from_json_bytes(raw, store.location(checkpoint_key))
-    if not checkpoint_key.startswith(progress.folder):
-        raise CorruptBackup(f"checkpoint {store.location(checkpoint_key)} belongs to another folder")
+    _check_checkpoint(store, checkpoint_key, progress, table_name)
     logger.info(
         "backup resumed", extra={"checkpoint": store.location(checkpoint_key), "items": progress.item_count}
     )
@@ -222,6 +224,21 @@ def resume_backup(
         invocation_id=invocation_id,
         scan_pages=scan_pages or TextScanner(dynamodb),
     )
+
+
+def _check_checkpoint(
+    store: BackupStore, checkpoint_key: str, progress: BackupProgress, table_name: str | None
+) -> None:
+    """The checkpoint must lie in its own folder's progress/ and, when given, be of `table_name`."""
+    location = store.location(checkpoint_key)
+    folder, _, name = checkpoint_key.rpartition(f"/{PROGRESS_FOLDER}")
+    if f"{folder}/" != progress.folder or "/" in name:
+        raise CorruptBackup(f"checkpoint {location} belongs to another folder than {progress.folder!r}")
+    if table_name is not None and progress.table_name != table_name:
+        raise InvalidRequest(
+            f"checkpoint {location} is of a backup of table {progress.table_name!r}: this function "
+            f"backs up only {table_name!r}"
+        )
 
 
 def _advance(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ledger_backup.aws.tables import describe_table
 from ledger_backup.contract import DEFAULT_RESTORE_WRITERS
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
+from ledger_backup.restore.claim import claimed, take_over_target
 from ledger_backup.restore.journal import (
     RestoreInProgress,
     RestoreJournal,
@@ -153,12 +154,16 @@ def start_restore(
     """
     options = options or RestoreOptions()
     resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
-    report = verify_source(source, resolved.schema)
-    if not report.ok:
-        raise CorruptBackup(report.failure())
-    created = prepare_target(dynamodb, target_table, resolved.schema, options.create_table, options.overwrite)
+    restore_id = new_restore_id()
+    with claimed(journal, target_table, restore_id, source.location):  # one restore per target
+        report = verify_source(source, resolved.schema)
+        if not report.ok:
+            raise CorruptBackup(report.failure())
+        created = prepare_target(
+            dynamodb, target_table, resolved.schema, options.create_table, options.overwrite
+        )
     progress = RestoreProgress(
-        restore_id=new_restore_id(),
+        restore_id=restore_id,
         source_key=source.key,
         source_location=source.location,
         target_table=target_table,
@@ -213,6 +218,9 @@ def resume_restore(
             "this restore was already completed by another invocation", extra={"restore_id": restore_id}
         )
         return RestoreResult.from_json(recorded)
+    finished = take_over_target(journal, progress)  # its claim on the target, or a twin's result
+    if finished is not None:
+        return finished
     source = open_source(journal.store, progress.source_key)
     logger.info(
         "restore resumed",

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from ledger_backup.aws.errors import error_code, retried
 from ledger_backup.aws.tables import describe_table
-from ledger_backup.errors import InvalidRequest, TableNotFound, TargetNotEmpty
+from ledger_backup.errors import InvalidRequest, TableNotFound, TargetBusy, TargetNotEmpty
 from ledger_backup.schema import TableSchema
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ def prepare_target(
     """Check (or create) the target; return True when it was created here.
 
     Refuses, before anything is written: a missing target when create_table is False, a
-    target with other keys, a target being deleted, and a non-empty target without overwrite.
+    target with other keys, a target being deleted, a non-empty target without overwrite, and
+    a target someone else created between this restore's look and its CreateTable.
     """
     table = describe_table(dynamodb, target_table)
     if table is None:
@@ -37,7 +38,7 @@ def prepare_target(
             )
         if _create_from_schema(dynamodb, target_table, schema):
             return True
-        table = describe_table(dynamodb, target_table)  # created concurrently by someone else
+        table = describe_table(dynamodb, target_table)  # ours whose answer was lost, or someone else's
         if table is None:
             raise TableNotFound(f"target table {target_table!r} vanished while it was being created")
 
@@ -60,16 +61,31 @@ def _holds_items(dynamodb: "DynamoDBClient", table_name: str) -> bool:
 
 
 def _create_from_schema(dynamodb: "DynamoDBClient", table_name: str, schema: TableSchema) -> bool:
-    """Create an on-demand table with the backup's keys, indexes and TTL; False if it already existed."""
+    """Create an on-demand table with the backup's keys, indexes and TTL; False if it may not be ours.
+
+    CreateTable answers ResourceInUseException when the table exists ("You attempted to recreate
+    an existing table", https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    At the first attempt that means someone else created it after our DescribeTable (another
+    restore into the same table, e.g. a second CLI run): refused, never written into. After a
+    retry by botocore it may be our own create whose answer was lost, or someone else's: the
+    caller checks it like any existing target (keys, emptiness) and does not count it as created.
+    """
     try:
         dynamodb.create_table(**schema.create_table_request(table_name))
     except ClientError as exc:
         if error_code(exc) != "ResourceInUseException":
             raise
         if not retried(exc):
-            return False  # the table was there before this restore asked: someone else's
-        # botocore retried a CreateTable whose first answer was lost: the table is this restore's own.
-        logger.warning("CreateTable was retried and met its own table", extra={"table": table_name})
+            raise TargetBusy(
+                f"target table {table_name!r} was created by someone else while this restore was about to "
+                "create it (another restore into the same table?); nothing was written: let that one "
+                "finish, then restore into another table, or into this one with overwrite"
+            ) from exc
+        logger.warning(
+            "CreateTable was retried and met an existing table: checking it like any target",
+            extra={"table": table_name},
+        )
+        return False
     logger.info("target table created", extra={"table": table_name, "keys": schema.describe_keys()})
     dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig=_WAITER)
     if schema.ttl_attribute:

@@ -16,6 +16,7 @@ from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
+from ledger_backup.restore.claim import TargetClaims
 from ledger_backup.restore.journal import RestoreInProgress, RestoreJournal, RestoreProgress, RestoreResult
 from ledger_backup.restore.verify import KeyChecker
 from ledger_backup.sources.base import ReadMeter, Source
@@ -169,6 +170,7 @@ class RestoreWriter:
         )
         if self._journal is not None:
             result = RestoreResult.from_json(self._journal.finish(progress.restore_id, result.to_json()))
+            TargetClaims.beside(self._journal).release(progress.target_table, progress.restore_id)
             try:
                 self._journal.discard_checkpoints(progress.restore_id)
             except Exception:
