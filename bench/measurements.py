@@ -14,6 +14,7 @@ class Role(StrEnum):
     RESTORE = "our restore"
     RUNBOOK_BACKUP = "runbook backup"
     RUNBOOK_RESTORE = "runbook restore"
+    ITEM_CHECKS = "item checks"  # ItemRules alone, in this process: what refusing bad items costs a restore
 
 
 @dataclass(frozen=True)

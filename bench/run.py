@@ -21,12 +21,20 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore
 
-from bench import engine, ours, runbook
+from bench import engine, item_rules, ours, runbook
 from bench.fidelity import sampled_copies
 from bench.measurements import Measurement, Role
 from bench.processes import ServerCpu
 from bench.profiling import Profile, profile_command
-from bench.workloads import Dataset, build_items, count_items, create_ledger_table, dataset, drop_table
+from bench.workloads import (
+    LEDGER_SCHEMA,
+    Dataset,
+    build_items,
+    count_items,
+    create_ledger_table,
+    dataset,
+    drop_table,
+)
 from devtools.local_aws import aws_environ, local_aws
 from ledger_backup.aws.clients import dynamodb_client
 from ledger_backup.aws.tables import scan_page_size
@@ -189,6 +197,7 @@ class Bench:
         restored.notes.append(sampled_copies(self.dynamodb, target, data.items))
         self._record(restored)
         drop_table(self.dynamodb, target)
+        self._item_checks(data)
         if self.options.profile and size == self.smallest:
             self.say("  profiling a second restore with py-spy (not timed)")
             target = f"bench-{size}-profiled"
@@ -199,6 +208,25 @@ class Bench:
             drop_table(self.dynamodb, target)
         if size == self.runbook_size:
             self._runbook_restore(data, scan_file)
+
+    def _item_checks(self, data: Dataset) -> None:
+        """ItemRules alone over the same items, in this process, so its share of a restore can be read off."""
+        rate = item_rules.check_rate(data.items, LEDGER_SCHEMA)
+        seconds = data.count / rate
+        name = "item checks alone (ItemRules, every rule on), 1 thread, in process"
+        self._record(
+            Measurement(
+                size=data.count,
+                name=name,
+                role=Role.ITEM_CHECKS,
+                items=data.count,
+                seconds=seconds,
+                json_bytes=data.json_bytes,
+                client_cpu_seconds=seconds,
+                engine_cpu_seconds=0.0,
+                notes=["best of 3; the lines are decoded untimed just before their items are checked"],
+            )
+        )
 
     def _runbook_scans(self, data: Dataset, table: str, limit: int, scan_file: Path) -> None:
         """The fair variant first, whose file the runbook's restore reads; then the runbook as written,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from devtools.ledger_items import ledger_items
 from ledger_backup.codec import encode_line
+from ledger_backup.schema import key_schema_from_json
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,6 +53,10 @@ def dataset(items: Sequence[dict[str, Any]], count: int) -> Dataset:
     chosen = items[:count]
     size = sum(len(encode_line(item).encode("utf-8")) + 1 for item in chosen)
     return Dataset(chosen, size)
+
+
+# The key schema create_ledger_table gives, as the restore's checks see it.
+LEDGER_SCHEMA = key_schema_from_json([{"AttributeName": HASH_KEY, "KeyType": "HASH", "AttributeType": "S"}])
 
 
 def create_ledger_table(dynamodb: "DynamoDBClient", name: str) -> None:

@@ -41,6 +41,7 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
     roles = {(m["role"], m["size"]) for m in measurements}
     for size in QUICK_SIZES:
         assert {("raw read", size), ("raw write", size), ("our backup", size), ("our restore", size)} <= roles
+        assert ("item checks", size) in roles
     assert {("runbook backup", 500), ("runbook restore", 500)} <= roles
     for m in measurements:
         assert m["items"] == m["size"], m["name"]
@@ -53,7 +54,8 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
 
     targets = document["targets"]
     # backup and restore vs the best raw run at 2 sizes and vs the stock client at one, the runbook
-    # (3, or 2 when its unfinished scan gives no conclusive ratio), memory (2)
-    assert len(targets) in (10, 11)
+    # (3, or 2 when its unfinished scan gives no conclusive ratio), memory (2), the item checks' share (2)
+    assert len(targets) in (12, 13)
+    assert sum("item checks' share" in t["what"] for t in targets) == len(QUICK_SIZES)
     assert all(t["ratio"] > 0 for t in targets)
     assert document["lambda_memory_mb"]
