@@ -95,11 +95,14 @@ def test_items_are_checked_against_the_key_schema(store: LocalStore) -> None:
     items = [{"pk": {"S": "a"}}, {"other": {"S": "b"}}, {"pk": {"N": "3"}}]
     write_scan_json(store, "scan.json", items)
     report = verify_source(open_source(store, "scan.json"), SCHEMA)
-    assert report.problems == (f"{store.location('scan.json')}, item 2: the item lacks key attribute pk",)
+    assert report.problems == (
+        f"{store.location('scan.json')}, item 2: attribute pk: missing; it is the table's partition key (S)",
+    )
     write_scan_json(store, "scan2.json", [items[0], items[2]])
     report = verify_source(open_source(store, "scan2.json"), SCHEMA)
     assert report.problems == (
-        f"{store.location('scan2.json')}, item 2: key attribute pk is of type N, the key schema says S",
+        f"{store.location('scan2.json')}, item 2: "
+        "attribute pk: the table's partition key needs type S, the item has N",
     )
     assert report.keys_checked == "pk (S, HASH)"
 

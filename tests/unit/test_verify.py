@@ -92,8 +92,8 @@ def test_a_count_that_disagrees_with_the_sources_records(store: LocalStore) -> N
 @pytest.mark.parametrize(
     ("item", "problem"),
     [
-        ({"n": {"N": "1"}}, "item 3: the item lacks key attribute pk"),
-        ({"pk": {"N": "1"}}, "item 3: key attribute pk is of type N, the key schema says S"),
+        ({"n": {"N": "1"}}, "item 3: attribute pk: missing; it is the table's partition key (S)"),
+        ({"pk": {"N": "1"}}, "item 3: attribute pk: the table's partition key needs type S, the item has N"),
     ],
 )
 def test_items_are_checked_against_the_key_schema(store: LocalStore, item: Item, problem: str) -> None:
@@ -113,7 +113,8 @@ def test_a_range_key_is_checked_too(store: LocalStore) -> None:
         ],
     )
     report = verify_source(open_backup(store, [items(0, 1)]), schema)
-    assert report.problems[0].endswith("item 1: key attribute n is of type N, the key schema says S")
+    expected = "item 1: attribute n: the table's sort key needs type S, the item has N"
+    assert report.problems[0].endswith(expected)
 
 
 def verified(source: Source) -> DryRunReport:

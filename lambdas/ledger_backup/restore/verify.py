@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ledger_backup.aws.tables import table_items
 from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.item_rules import ItemRules
 from ledger_backup.restore.digest import ContentDigest
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources.base import ReadMeter, Source
@@ -107,7 +108,10 @@ class DryRunReport:
 
 
 class KeyChecker:
-    """Refuses items that lack a key attribute of the schema, or hold it with another type."""
+    """Refuses items that lack a key attribute of the schema, or hold it with another type.
+
+    The write pass's cheap re-check of what the verify pass proved with ItemRules.
+    """
 
     def __init__(self, schema: TableSchema) -> None:
         self.signature = [(name, attr_type) for name, _, attr_type in schema.key_signature()]
@@ -124,26 +128,30 @@ class KeyChecker:
                 )
 
 
+def _stored_length(stored_line: bytes | None) -> int | None:
+    return len(stored_line) if stored_line is not None else None
+
+
 def verify_source(
     source: Source,
     schema: TableSchema | None = None,
     *,
     on_item: Callable[[Item], None] | None = None,
 ) -> VerifyReport:
-    """Read every part through: checksums, counts, JSON, and each item's keys when `schema` is given.
+    """Read every part through: checksums, counts, JSON, and every item against DynamoDB's rules.
 
-    `on_item` sees every item read (e.g. to digest them in the same pass). Problems are
-    collected, one per damaged part, rather than raised.
+    `schema` is the key schema and indexes of the table the items go to (the target's when it
+    exists): with it, keys and index keys are checked too. `on_item` sees every item read (e.g.
+    to digest them in the same pass). Problems are collected, one per damaged part, not raised.
     """
-    checker = KeyChecker(schema) if schema is not None else None
+    rules = ItemRules(schema)
     meter = ReadMeter()
     problems: list[str] = []
     items = 0
     for part in source.parts:
         try:
-            for offset, item in enumerate(part.items(meter)):
-                if checker is not None:
-                    checker.check(item, f"{part.location}, item {offset + 1}")
+            for offset, (item, stored_line) in enumerate(part.entries(meter)):
+                rules.check_at(item, f"{part.location}, item {offset + 1}", _stored_length(stored_line))
                 if on_item is not None:
                     on_item(item)
                 items += 1
