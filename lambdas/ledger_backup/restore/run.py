@@ -119,7 +119,24 @@ def dry_run(
     except InvalidRequest as missing:  # SchemaMismatch is not one: a wrong key schema still fails
         report = verify_source(source, None)
         return DryRunReport(replace(report, notes=(*report.notes, f"keys were not checked: {missing}")))
-    return DryRunReport(verify_source(source, resolved.schema))
+    return DryRunReport(verify_source(source, checked_schema(dynamodb, target_table, resolved)))
+
+
+def checked_schema(dynamodb: "DynamoDBClient", target_table: str, resolved: ResolvedSchema) -> TableSchema:
+    """The schema every item must fit: an existing target's own (its indexes may differ), else the resolved one.
+
+    An existing table's GSI and LSI key attributes are typed by that table, not by the backup:
+    an item whose value has another type would be refused mid-restore ("Type mismatch for
+    Index Key"), so the verify pass checks the items against the target's indexes.
+    """
+    if resolved.origin == "target table":
+        return resolved.schema
+    table = describe_table(dynamodb, target_table)
+    if table is None:
+        return resolved.schema
+    target = TableSchema.from_description(table, None)
+    resolved.schema.check_compatible(target_table, target)  # other keys: a schema mismatch, not bad items
+    return target
 
 
 def run_restore(
@@ -156,7 +173,7 @@ def start_restore(
     resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
     restore_id = new_restore_id()
     with claimed(journal, target_table, restore_id, source.location):  # one restore per target
-        report = verify_source(source, resolved.schema)
+        report = verify_source(source, checked_schema(dynamodb, target_table, resolved))
         if not report.ok:
             raise CorruptBackup(report.failure())
         created = prepare_target(
