@@ -1,18 +1,24 @@
-"""Parallel BatchWriteItem: everything is written once, unprocessed items are resent, duplicates split.
+"""Parallel BatchWriteItem: everything is written once, unprocessed items are resent, duplicates split,
+and the later write of a key wins whatever the number of threads.
 
-DynamoDB Local never returns UnprocessedItems, so this narrow unit uses a stand-in client
-that answers like DynamoDB does when it is throttled.
+DynamoDB Local never returns UnprocessedItems and answers in a steady rhythm, so this narrow
+unit uses stand-in clients: one that answers like DynamoDB does when it is throttled, one that
+also takes a random few milliseconds per call (so batches of different threads overtake each
+other) and applies puts and deletes in the order it receives them.
 """
 
 import json
+import random
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from ledger_backup.errors import CorruptBackup
-from ledger_backup.restore.batch_write import ParallelBatchWriter, WriteFailed
+from ledger_backup.restore.batch_write import BATCH_SIZE, QUEUED_PER_LANE, ParallelBatchWriter, WriteFailed
 
 
 class ThrottledDynamoDB:
@@ -125,8 +131,280 @@ def test_rate_limiter_is_charged_per_batch() -> None:
         def acquire(self, units: int) -> None:
             charged.append(units)
 
-    writer = ParallelBatchWriter(ThrottledDynamoDB().send, "t", ["pk"], limiter=Recorder())  # type: ignore[arg-type]
+    recorder: Any = Recorder()
+    writer = ParallelBatchWriter(ThrottledDynamoDB().send, "t", ["pk"], threads=1, limiter=recorder)
     for item in items(60):
         writer.put(item)
     writer.close()
     assert charged == [25, 25, 10]
+
+    charged.clear()
+    writer = ParallelBatchWriter(ThrottledDynamoDB().send, "t", ["pk"], threads=4, limiter=recorder)
+    for item in items(300):
+        writer.put(item)
+    writer.close()
+    assert sum(charged) == 300  # each lane fills its own batches: every item is charged once
+    assert max(charged) == 25
+
+
+def jitter(rng: random.Random, most: float = 0.002) -> Callable[[], None]:
+    """A random pause of up to `most` seconds a call: enough for one thread's batch to overtake another's."""
+    lock = threading.Lock()
+
+    def pause() -> None:
+        with lock:
+            seconds = rng.uniform(0, most)
+        time.sleep(seconds)
+
+    return pause
+
+
+class JitteryDynamoDB:
+    """Applies each call's puts and deletes in the order it receives them, after an injected delay.
+
+    Keys compare as DynamoDB compares them (numbers by value). With `unprocessed_every=n`,
+    every n-th call leaves its last third unprocessed, as a throttled table does.
+    """
+
+    def __init__(self, delay: Callable[[], None], unprocessed_every: int = 0) -> None:
+        self.delay = delay
+        self.unprocessed_every = unprocessed_every
+        self.table: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.threads_by_key: dict[tuple[Any, ...], set[str]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.calls = 0
+        self.left_unprocessed = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key_of(key: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            (kind, Decimal(value) if kind == "N" else value)
+            for name in sorted(key)
+            for kind, value in key[name].items()
+        )
+
+    def send(self, table: str, write_requests: Sequence[bytes]) -> dict[str, Any]:
+        requests = [json.loads(text) for text in write_requests]
+        keys = [self.key_of(self._key(r)) for r in requests]
+        assert len(set(keys)) == len(keys), "DynamoDB refuses two writes to one key in one batch"
+        assert len(requests) <= BATCH_SIZE
+        self.delay()
+        with self._lock:
+            self.calls += 1
+            throttled = (
+                self.unprocessed_every and self.calls % self.unprocessed_every == 0 and len(requests) > 2
+            )
+            cut = len(requests) - len(requests) // 3 if throttled else len(requests)
+            done, left = requests[:cut], requests[cut:]
+            self.left_unprocessed += len(left)
+            for request, key in zip(done, keys, strict=False):
+                self.requests.append(request)
+                self.threads_by_key.setdefault(key, set()).add(threading.current_thread().name)
+                if "PutRequest" in request:
+                    self.table[key] = request["PutRequest"]["Item"]
+                else:
+                    self.table.pop(key, None)
+        return {"UnprocessedItems": {table: left} if left else {}}
+
+    @staticmethod
+    def _key(request: dict[str, Any]) -> dict[str, Any]:
+        if "PutRequest" in request:
+            return {"pk": request["PutRequest"]["Item"]["pk"]}
+        key: dict[str, Any] = request["DeleteRequest"]["Key"]
+        return key
+
+
+def duplicated_puts(rng: random.Random, keys: int) -> list[dict[str, Any]]:
+    """Every key once, and hundreds again up to four times, each copy within a few batches of the last."""
+    placed: list[tuple[float, dict[str, Any]]] = []
+    for n in range(keys):
+        position = float(n)
+        placed.append((position, {"pk": {"S": f"k{n}"}, "copy": {"N": "0"}}))
+        if n % 2 == 0:
+            for copy in range(1, rng.randint(2, 5)):
+                position += rng.uniform(1, 3 * BATCH_SIZE)
+                placed.append((position, {"pk": {"S": f"k{n}"}, "copy": {"N": str(copy)}}))
+    placed.sort(key=lambda entry: entry[0])
+    return [item for _, item in placed]
+
+
+def last_copies(puts: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {JitteryDynamoDB.key_of({"pk": item["pk"]}): item for item in puts}
+
+
+@pytest.mark.parametrize("unprocessed_every", [0, 3])
+def test_the_last_put_of_every_key_wins_with_8_threads(unprocessed_every: int) -> None:
+    rng = random.Random(unprocessed_every)
+    puts = duplicated_puts(rng, 800)
+    client = JitteryDynamoDB(jitter(rng), unprocessed_every)
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=8, sleep=lambda _: None) as writer:
+        for item in puts:
+            writer.put(item)
+    assert len(puts) - 800 > 500  # hundreds of later copies
+    assert writer.items_written == len(puts)
+    wrong = {k for k, item in last_copies(puts).items() if client.table[k] != item}
+    assert wrong == set()
+    assert len(client.table) == 800
+    if unprocessed_every:
+        assert client.left_unprocessed > 0
+        assert writer.unprocessed_retries > 0
+
+
+def test_each_key_keeps_to_one_thread_and_keys_spread_evenly_over_threads() -> None:
+    client = JitteryDynamoDB(lambda: None)
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=8) as writer:
+        for item in items(8000):
+            writer.put(item)
+    assert all(len(threads) == 1 for threads in client.threads_by_key.values())
+    per_thread: dict[str, int] = {}
+    for threads in client.threads_by_key.values():
+        (name,) = threads
+        per_thread[name] = per_thread.get(name, 0) + 1
+    assert len(per_thread) == 8
+    assert all(700 <= count <= 1300 for count in per_thread.values()), per_thread  # 1000 each on average
+
+
+def test_deletes_and_puts_of_one_key_apply_in_the_order_given() -> None:
+    rng = random.Random(11)
+    client = JitteryDynamoDB(jitter(rng), unprocessed_every=4)
+    expected: dict[tuple[Any, ...], dict[str, Any]] = {}
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=8, sleep=lambda _: None) as writer:
+        for step in range(3000):
+            pk = {"S": f"k{rng.randrange(300)}"}
+            if rng.random() < 0.4:
+                writer.delete({"pk": pk, "ignored": {"S": "not part of the key"}})
+                expected.pop(JitteryDynamoDB.key_of({"pk": pk}), None)
+            else:
+                item = {"pk": pk, "step": {"N": str(step)}}
+                writer.put(item)
+                expected[JitteryDynamoDB.key_of({"pk": pk})] = item
+    assert client.table == expected
+    deletes = [r for r in client.requests if "DeleteRequest" in r]
+    assert deletes
+    assert all(r == {"DeleteRequest": {"Key": {"pk": r["DeleteRequest"]["Key"]["pk"]}}} for r in deletes)
+
+
+def test_a_delete_needs_the_key() -> None:
+    writer = ParallelBatchWriter(JitteryDynamoDB(lambda: None).send, "t", ["pk"])
+    with pytest.raises(CorruptBackup, match="lacks a valid key attribute"):
+        writer.delete({"other": {"S": "x"}})
+    writer.close()
+
+
+def test_numbers_are_one_key_whatever_their_spelling() -> None:
+    client = JitteryDynamoDB(jitter(random.Random(3)))
+    spellings = ["7", "7.0", "70E-1", "0.7e1"]
+    with ParallelBatchWriter(client.send, "t", ["pk"], threads=8) as writer:
+        for n, text in enumerate(spellings):
+            writer.put({"pk": {"N": text}, "copy": {"N": str(n)}})  # one batch would be refused: split
+    assert client.table == {(("N", Decimal(7)),): {"pk": {"N": "0.7e1"}, "copy": {"N": "3"}}}
+    assert client.calls == 4
+
+
+class Boom(Exception):
+    pass
+
+
+class FailsOnKey:
+    """Raises on any call holding `poison`; other calls are slowed a little, so lanes are mid-call."""
+
+    def __init__(self, poison: str, delay: Callable[[], None]) -> None:
+        self.poison = poison
+        self.delay = delay
+        self.written = 0
+        self._lock = threading.Lock()
+
+    def send(self, table: str, write_requests: Sequence[bytes]) -> dict[str, Any]:
+        keys = [json.loads(text)["PutRequest"]["Item"]["pk"]["S"] for text in write_requests]
+        if self.poison in keys:
+            raise Boom(f"refused {self.poison}")
+        self.delay()
+        with self._lock:
+            self.written += len(keys)
+        return {"UnprocessedItems": {}}
+
+
+@pytest.mark.timeout(20)
+def test_an_error_in_one_lane_surfaces_on_flush_and_close_without_hanging() -> None:
+    client = FailsOnKey("k100", jitter(random.Random(5), 0.001))
+    writer = ParallelBatchWriter(client.send, "t", ["pk"], threads=8)
+    for item in items(400):
+        writer.put(item)
+    with pytest.raises(Boom, match="refused k100"):
+        writer.flush()
+    with pytest.raises(Boom, match="refused k100"):
+        writer.close()
+    with pytest.raises(Boom, match="refused k100"):
+        writer.close()  # closing again still says why
+
+
+@pytest.mark.timeout(20)
+def test_puts_after_a_lane_failed_raise_instead_of_blocking() -> None:
+    client = FailsOnKey("k0", lambda: None)
+    writer = ParallelBatchWriter(client.send, "t", ["pk"], threads=2)
+
+    def put_all() -> None:
+        for item in items(100_000):  # far more than the lanes hold: a stuck lane would block put
+            writer.put(item)
+
+    with pytest.raises(Boom, match="refused k0"):
+        put_all()
+    with pytest.raises(Boom):
+        writer.close()
+    assert client.written < 100_000
+
+
+@pytest.mark.timeout(20)
+def test_leaving_the_block_by_an_exception_drops_what_is_queued() -> None:
+    client = JitteryDynamoDB(lambda: None)
+    writer = ParallelBatchWriter(client.send, "t", ["pk"], threads=2)
+
+    def read_and_fail() -> None:
+        with writer:
+            for item in items(30):
+                writer.put(item)
+            raise KeyError("the reader failed")
+
+    with pytest.raises(KeyError):
+        read_and_fail()
+    assert len(client.table) <= 25  # at most the batch already sent; the partial ones were never queued
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.put(items(1)[0])
+
+
+@pytest.mark.timeout(20)
+def test_put_blocks_when_its_lane_is_full() -> None:
+    gate = threading.Event()
+    first_call = threading.Event()
+
+    def hold() -> None:
+        first_call.set()
+        gate.wait()
+
+    client = JitteryDynamoDB(hold)
+    writer = ParallelBatchWriter(client.send, "t", ["pk"], threads=1)
+    accepted = 0
+
+    def produce() -> None:
+        nonlocal accepted
+        for item in items(1000):
+            writer.put(item)
+            accepted += 1
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert first_call.wait(5)
+    # Held: the batch being sent, QUEUED_PER_LANE full batches behind it, and a batch being filled.
+    held = BATCH_SIZE * (1 + QUEUED_PER_LANE) + BATCH_SIZE - 1
+    deadline = time.monotonic() + 5
+    while accepted < held and time.monotonic() < deadline:
+        producer.join(0.001)
+    producer.join(0.05)
+    assert producer.is_alive()
+    assert accepted == held
+    gate.set()
+    producer.join(5)
+    writer.close()
+    assert accepted == 1000
+    assert len(client.table) == 1000
