@@ -398,13 +398,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     if args.debug:  # a developer asked for Python's own report of any failure
         return _run(args)
-    signal.signal(signal.SIGINT, _interrupted(args.command))
+    previous = signal.signal(signal.SIGINT, _interrupted(args.command))
     try:
         return _run(args)
     except Exception as exc:  # every failure is one line; --debug shows the traceback
         if isinstance(exc, BrokenPipeError):
             _silence_stdout()
         return _fail(failure_message(exc))
+    finally:
+        signal.signal(signal.SIGINT, previous)  # a caller's own handler (a test runner's) comes back
 
 
 def _run(args: argparse.Namespace) -> int:
