@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: its JSON on stdout, or one `error: ...` line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    _configure_logging(verbose=args.verbose, debug=args.debug)
     if args.debug:  # a developer asked for Python's own report of any failure
         return _run(args)
     previous = signal.signal(signal.SIGINT, _interrupted(args.command))
@@ -407,6 +407,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(failure_message(exc))
     finally:
         signal.signal(signal.SIGINT, previous)  # a caller's own handler (a test runner's) comes back
+
+
+class OneLineFormatter(logging.Formatter):
+    """A log record as one `warning: ...` line, its exception's message without the traceback.
+
+    A clean-up that fails after the real failure logs a warning with the exception attached;
+    on a terminal that would be a traceback beside the `error:` line. --debug shows them whole.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, Exception):
+            message = f"{message}: {failure_message(error)}"
+        return f"{record.levelname.lower()}: {_one_line(message)}"
+
+
+def _configure_logging(*, verbose: bool, debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if not debug:
+        handler.setFormatter(OneLineFormatter())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,9 +6,11 @@ environment, Ctrl-C, a closed stdout, what the interpreter prints at exit).
 """
 
 import json
+import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import pytest
 
 from devtools.local_aws import LocalAws, free_port
 from devtools.tables import create_ledger_table
-from ledger_backup.cli import failure_message, main
+from ledger_backup.cli import OneLineFormatter, failure_message, main
 from ledger_backup.errors import InvalidRequest
 from tests.integration.cli_runner import cli_command, cli_env
 
@@ -388,4 +390,20 @@ def test_unexpected_errors_are_one_line_too() -> None:
     assert (
         failure_message(KeyError("book_id"))
         == "unexpected KeyError: 'book_id' (run with --debug for the traceback)"
+    )
+
+
+def test_a_warning_with_an_exception_is_one_line() -> None:
+    """A failed clean-up logs its exception: the CLI shows its message, not its traceback."""
+    try:
+        raise PermissionError(13, "Permission denied", "/backups/x")
+    except PermissionError:
+        record = logging.LogRecord(
+            "ledger_backup", logging.WARNING, __file__, 1, "could not delete %s", ("x",), None
+        )
+        record.exc_info = sys.exc_info()
+    line = OneLineFormatter().format(record)
+    assert line == (
+        "warning: could not delete x: Permission denied: '/backups/x'; "
+        "check the permissions or pick another path"
     )
