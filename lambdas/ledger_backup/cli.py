@@ -6,25 +6,41 @@ Restore and verify also take the runbook's old scan files and DynamoDB exports.
 """
 
 import argparse
+import errno
 import json
 import logging
+import math
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.aws.errors import error_code
 from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.backup.scan_json_writer import write_scan_json
 from ledger_backup.catalog import list_backups
 from ledger_backup.contract import DEFAULT_BACKUP_PREFIX, DEFAULT_RESTORE_WRITERS, DEFAULT_SCAN_SEGMENTS
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
+from ledger_backup.names import check_table_name
 from ledger_backup.restore.journal import RestoreJournal
 from ledger_backup.restore.run import RestoreOptions, resolve_schema, resume_restore, start_restore
 from ledger_backup.restore.verify import DryRunReport, compare_with_table, verify_source
 from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
-from ledger_backup.storage.locations import backup_source, file_destination, parse_location
+from ledger_backup.storage.locations import backup_source, file_destination, folder_location
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -32,16 +48,27 @@ if TYPE_CHECKING:
 
 LEDGER_FORMAT = "ledger-backup"
 SCAN_JSON_FORMAT = "scan-json"
+EXIT_FAILURE = 2  # every failure: a usage mistake, a refused request, an AWS error, a failed verify
+# The CLI's bounds: past them a number is a typo, not tuning (each segment and writer is a thread).
+MAX_SCAN_SEGMENTS = 1000
+MAX_WRITERS = 100
+MAX_ITEMS_PER_SECOND = 1_000_000  # as the restore function's request allows
+MAX_CHECKPOINT_SECONDS = 86_400.0
 
 
 def _print(document: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """The command's one JSON document, flushed here so a closed pipe is reported like any failure."""
     json.dump(document, sys.stdout, indent=2)
     sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
-def _store_prefix(text: str) -> tuple[BackupStore, str]:
-    """A destination: `s3://bucket` alone means the service's default prefix."""
-    location = parse_location(text)
+def _store_prefix(text: str, *, must_exist: bool = True) -> tuple[BackupStore, str]:
+    """A folder of backups: `s3://bucket` alone means the service's default prefix.
+
+    `must_exist` for one that is read: a local folder that is not there is a typo.
+    """
+    location = folder_location(text, must_exist=must_exist)
     prefix = location.key
     if text.startswith("s3://") and not prefix:
         prefix = DEFAULT_BACKUP_PREFIX  # what `s3://bucket` alone means, as for the functions
@@ -58,13 +85,14 @@ def _open(args: argparse.Namespace) -> Source:
 
 
 def _key_schema(args: argparse.Namespace) -> TableSchema | None:
+    """--hash-key/--range-key (already parsed into key entries) as a schema, or None."""
     if args.hash_key is None:
         if args.range_key is not None:
-            raise InvalidRequest("--range-key needs --hash-key")
+            raise InvalidRequest(
+                "--range-key needs --hash-key: give both, e.g. --hash-key pk:S --range-key sk:N"
+            )
         return None
-    entries = [key_from_text(args.hash_key, "HASH")]
-    if args.range_key is not None:
-        entries.append(key_from_text(args.range_key, "RANGE"))
+    entries = [args.hash_key] if args.range_key is None else [args.hash_key, args.range_key]
     return key_schema_from_json(entries)
 
 
@@ -75,27 +103,29 @@ def cmd_backup(args: argparse.Namespace) -> None:
         written = write_scan_json(dynamodb, destination.store, destination.key, args.table)
         _print({"status": "complete", "format": SCAN_JSON_FORMAT, **asdict(written)})
         return
-    store, prefix = _store_prefix(args.to)
+    store, prefix = _store_prefix(args.to, must_exist=False)
     options = BackupOptions(total_segments=args.segments, max_items_per_second=args.max_items_per_second)
     _print(run_backup(dynamodb, store, args.table, prefix=prefix, options=options).to_json())
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
+    key_schema = _key_schema(args)
+    journal = None if args.journal is None else _journal(args.journal, must_exist=False)
+    source = _open(args)
     options = RestoreOptions(
         create_table=not args.no_create_table,
         overwrite=args.overwrite,
         writers=args.writers,
-        key_schema=_key_schema(args),
+        key_schema=key_schema,
         max_items_per_second=args.max_items_per_second,
         checkpoint_seconds=args.checkpoint_every,
     )
     dynamodb = dynamodb_client(args.writers * 2)
-    journal = None if args.journal is None else _journal(args.journal)
-    _print(start_restore(dynamodb, _open(args), args.table, options=options, journal=journal).to_json())
+    _print(start_restore(dynamodb, source, args.table, options=options, journal=journal).to_json())
 
 
-def _journal(location: str) -> RestoreJournal:
-    store, prefix = _store_prefix(location)
+def _journal(location: str, *, must_exist: bool = True) -> RestoreJournal:
+    store, prefix = _store_prefix(location, must_exist=must_exist)
     return RestoreJournal(store, prefix)
 
 
@@ -115,8 +145,9 @@ def cmd_restore_status(args: argparse.Namespace) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    key_schema = _key_schema(args)
     source = _open(args)
-    schema = source.schema or _key_schema(args)
+    schema = source.schema or key_schema
     if args.against:
         dynamodb = dynamodb_client()
         if schema is None:  # check the keys against the table's own schema
@@ -126,11 +157,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         report, comparison = verify_source(source, schema), None
     _print(DryRunReport(report, against=comparison).to_json())
     if not report.ok:
-        print(f"error: {report.failure()}", file=sys.stderr)
-        return 2
+        return _fail(report.failure())
     if comparison is not None and not comparison.match:
-        print(f"error: {comparison.failure()}", file=sys.stderr)
-        return 2
+        return _fail(comparison.failure())
     return 0
 
 
@@ -159,17 +188,65 @@ def cmd_list(args: argparse.Namespace) -> None:
     _print(rows)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error: ...` line (exit 2) like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_FAILURE, f"error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`, else a message that gives the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high:,}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds from 0 to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_CHECKPOINT_SECONDS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds from 0 to {MAX_CHECKPOINT_SECONDS:,.0f}, not {text!r}"
+        )
     return value
+
+
+def _table_name(text: str) -> str:
+    """An argparse type: a name DynamoDB accepts, checked before any call is made."""
+    try:
+        return check_table_name(text)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _key_attribute(key_type: str) -> Callable[[str], dict[str, str]]:
+    """An argparse type: `NAME:TYPE` as a key schema entry of `key_type` (HASH or RANGE)."""
+
+    def parse(text: str) -> dict[str, str]:
+        try:
+            return key_from_text(text, key_type)
+        except InvalidRequest as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    return parse
 
 
 def _add_rate_argument(command: argparse.ArgumentParser, what: str) -> None:
     command.add_argument(
         "--max-items-per-second",
-        type=_positive,
+        type=_whole_number(1, MAX_ITEMS_PER_SECOND),
         metavar="N",
         help=f"{what} at most N items per second, leaving capacity to the table's other users",
     )
@@ -178,16 +255,16 @@ def _add_rate_argument(command: argparse.ArgumentParser, what: str) -> None:
 def _add_writers_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--writers",
-        type=_positive,
+        type=_whole_number(1, MAX_WRITERS),
         default=DEFAULT_RESTORE_WRITERS,
-        help=f"writer threads (default {DEFAULT_RESTORE_WRITERS})",
+        help=f"writer threads, 1-{MAX_WRITERS} (default {DEFAULT_RESTORE_WRITERS})",
     )
 
 
 def _add_checkpoint_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--checkpoint-every",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="with a journal: checkpoint at least this often (default 60)",
@@ -201,20 +278,44 @@ def _add_source_arguments(command: argparse.ArgumentParser) -> None:
         "manifest-summary.json; s3://bucket/key or a local path. With --latest-of: s3://bucket[/prefix] "
         "or the local folder holding the backups",
     )
-    command.add_argument("--latest-of", metavar="TABLE", help="use the newest complete backup of TABLE")
     command.add_argument(
-        "--hash-key", metavar="NAME:TYPE", help="key schema for a source that records none, e.g. book_id:S"
+        "--latest-of", metavar="TABLE", type=_table_name, help="use the newest complete backup of TABLE"
     )
-    command.add_argument("--range-key", metavar="NAME:TYPE", help="sort key, with --hash-key")
+    command.add_argument(
+        "--hash-key",
+        metavar="NAME:TYPE",
+        type=_key_attribute("HASH"),
+        help="key schema for a source that records none, e.g. book_id:S",
+    )
+    command.add_argument(
+        "--range-key", metavar="NAME:TYPE", type=_key_attribute("RANGE"), help="sort key, with --hash-key"
+    )
+
+
+def _add_common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-v and --debug, before or after the command; a command's own copy leaves an unset flag alone."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="log progress to stderr"
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="on a failure, show Python's traceback instead of the one-line error",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ledger_backup", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser = _Parser(
+        prog="python -m ledger_backup",
+        description=__doc__.splitlines()[0],
+        epilog="Exit status: 0 on success, 2 on any failure (one `error: ...` line on stderr).",
+    )
+    _add_common_flags(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
     backup = commands.add_parser("backup", help="back a table up to S3 or a local folder")
-    backup.add_argument("table")
+    backup.add_argument("table", type=_table_name)
     backup.add_argument(
         "--to",
         required=True,
@@ -229,16 +330,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument(
         "--segments",
-        type=_positive,
+        type=_whole_number(1, MAX_SCAN_SEGMENTS),
         default=DEFAULT_SCAN_SEGMENTS,
-        help=f"parallel scan segments (default {DEFAULT_SCAN_SEGMENTS})",
+        help=f"parallel scan segments, 1-{MAX_SCAN_SEGMENTS} (default {DEFAULT_SCAN_SEGMENTS})",
     )
     _add_rate_argument(backup, "read")
     backup.set_defaults(run=cmd_backup)
 
     restore = commands.add_parser("restore", help="restore a backup of any kind into a table")
     _add_source_arguments(restore)
-    restore.add_argument("--table", required=True, help="target table (created from the backup if missing)")
+    restore.add_argument(
+        "--table", required=True, type=_table_name, help="target table (created from the backup if missing)"
+    )
     restore.add_argument("--no-create-table", action="store_true", help="fail if the target does not exist")
     restore.add_argument("--overwrite", action="store_true", help="allow a target that already holds items")
     _add_writers_argument(restore)
@@ -257,7 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_source_arguments(verify)
     verify.add_argument(
-        "--against", metavar="TABLE", help="also check that TABLE holds exactly the backup's items"
+        "--against",
+        metavar="TABLE",
+        type=_table_name,
+        help="also check that TABLE holds exactly the backup's items",
     )
     verify.set_defaults(run=cmd_verify)
 
@@ -275,20 +381,175 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_restore_status)
 
     listing = commands.add_parser("list", help="the complete backups of a table, newest first")
-    listing.add_argument("table")
+    listing.add_argument("table", type=_table_name)
     listing.add_argument(
         "--in", dest="location", required=True, help="s3://bucket[/prefix] or a local folder"
     )
     listing.set_defaults(run=cmd_list)
+
+    for command in (backup, restore, verify, resume, status, listing):
+        _add_common_flags(command, default=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: its JSON on stdout, or one `error: ...` line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    _configure_logging(verbose=args.verbose, debug=args.debug)
+    if args.debug:  # a developer asked for Python's own report of any failure
+        return _run(args)
+    previous = signal.signal(signal.SIGINT, _interrupted(args.command))
     try:
-        status = args.run(args)
-    except LedgerBackupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _run(args)
+    except Exception as exc:  # every failure is one line; --debug shows the traceback
+        if isinstance(exc, BrokenPipeError):
+            _silence_stdout()
+        return _fail(failure_message(exc))
+    finally:
+        signal.signal(signal.SIGINT, previous)  # a caller's own handler (a test runner's) comes back
+
+
+class OneLineFormatter(logging.Formatter):
+    """A log record as one `warning: ...` line, its exception's message without the traceback.
+
+    A clean-up that fails after the real failure logs a warning with the exception attached;
+    on a terminal that would be a traceback beside the `error:` line. --debug shows them whole.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, Exception):
+            message = f"{message}: {failure_message(error)}"
+        return f"{record.levelname.lower()}: {_one_line(message)}"
+
+
+def _configure_logging(*, verbose: bool, debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if not debug:
+        handler.setFormatter(OneLineFormatter())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+def _run(args: argparse.Namespace) -> int:
+    status = args.run(args)
     return status if isinstance(status, int) else 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {_one_line(message)}", file=sys.stderr, flush=True)
+    return EXIT_FAILURE
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "(no message)"
+
+
+# What a Ctrl-C leaves behind, by command, so the user knows whether to run it again or resume.
+_INTERRUPTED = {
+    "backup": "the backup did not finish (an unfinished backup has no manifest and is never restored "
+    "from); run it again",
+    "restore": "the restore did not finish and the target may hold part of the backup; run the restore "
+    "again (its message says what the target holds), or `resume` one started with --journal",
+    "resume": "the restore did not finish; `resume` it again to go on from its last checkpoint",
+}
+
+
+def _interrupted(command: str) -> Callable[[int, FrameType | None], None]:
+    """A SIGINT handler: one line, then exit at once.
+
+    Worker threads (scan segments, batch writers) would keep the process alive while an
+    exception unwound; what an exit mid-way leaves behind is what a crash leaves, which
+    backups and journaled restores are built to survive.
+    """
+    what = _INTERRUPTED.get(command, "nothing was changed; run it again")
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        _fail(f"interrupted: {what}")
+        os._exit(EXIT_FAILURE)
+
+    return handle
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does not fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def failure_message(exc: Exception) -> str:
+    """The one line a failure is reported as: what went wrong and what to do, without a traceback."""
+    if isinstance(exc, LedgerBackupError | ValueError):
+        return str(exc)
+    if isinstance(exc, ClientError):
+        return _aws_message(exc)
+    if isinstance(exc, BotoCoreError):
+        return _botocore_message(exc)
+    if isinstance(exc, OSError):
+        return _os_message(exc)
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+
+
+# AWS error codes a user can act on, and what to do about each.
+_AWS_ADVICE = {
+    "AccessDenied": "the credentials lack the permission: check their IAM policy and the bucket policy",
+    "AccessDeniedException": "the credentials in use lack the permission: check their IAM policy",
+    "403": "access denied: check the credentials' IAM policy and the bucket policy",
+    "NoSuchBucket": "check the bucket name (and that it is in this account), or create the bucket",
+    "ExpiredToken": "the session credentials expired: refresh them (e.g. `aws sso login`) and retry",
+    "ExpiredTokenException": "the session credentials expired: refresh them (e.g. `aws sso login`) and retry",
+    "UnrecognizedClientException": "the access key is not valid: check AWS_PROFILE or the access key",
+    "InvalidAccessKeyId": "the access key is not valid: check AWS_PROFILE or the access key",
+    "InvalidClientTokenId": "the access key is not valid: check AWS_PROFILE or the access key",
+    "SignatureDoesNotMatch": "the secret key does not match the access key: check the credentials",
+    "ResourceNotFoundException": "check the table name and the region (AWS_REGION)",
+    "ProvisionedThroughputExceededException": "the table is throttled: retry later or lower "
+    "--max-items-per-second",
+    "ThrottlingException": "AWS is throttling the calls: retry later or lower --max-items-per-second",
+    "RequestLimitExceeded": "AWS is throttling the calls: retry later or lower --max-items-per-second",
+}
+
+
+def _aws_message(exc: ClientError) -> str:
+    code = error_code(exc)
+    error = exc.response.get("Error", {})
+    text = str(error.get("Message") or "") or code or "no message"
+    bucket = error.get("BucketName")
+    where = f" (bucket {bucket!r})" if bucket else ""
+    advice = _AWS_ADVICE.get(code)
+    return f"AWS {exc.operation_name} failed{where}: {code}: {text}" + (f"; {advice}" if advice else "")
+
+
+def _botocore_message(exc: BotoCoreError) -> str:
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return (
+            f"{exc}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or run `aws configure` / `aws sso login`)"
+        )
+    if isinstance(exc, NoRegionError):
+        return "no AWS region is set: set AWS_REGION (or a region in your AWS profile)"
+    if isinstance(exc, EndpointConnectionError):
+        return f"{exc}: check the network, AWS_REGION and any AWS_ENDPOINT_URL* setting, then retry"
+    return f"AWS client error: {exc}"
+
+
+def _os_message(exc: OSError) -> str:
+    if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+        return (
+            "stdout was closed before the JSON result was written (the command's work is done); "
+            "read the whole output, e.g. redirect it to a file"
+        )
+    problem = exc.strerror or str(exc)
+    where = " ".join(repr(str(f)) for f in (exc.filename, exc.filename2) if f is not None)
+    if isinstance(exc, PermissionError):
+        advice = "check the permissions or pick another path"
+    elif isinstance(exc, NotADirectoryError | FileExistsError):
+        advice = "a file stands where a folder is needed: pick another path"
+    elif isinstance(exc, IsADirectoryError):
+        advice = "a folder stands where a file is needed: give a file name"
+    elif isinstance(exc, FileNotFoundError):
+        advice = "check the path"
+    else:
+        advice = "check the path and the disk"
+    return f"{problem}{': ' + where if where else ''}; {advice}"

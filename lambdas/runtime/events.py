@@ -12,10 +12,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 from ledger_backup.errors import InvalidRequest
+from ledger_backup.names import BUCKET_NAME_PATTERN, TABLE_NAME_PATTERN
 from ledger_backup.schema import key_schema_from_json
-
-TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
-BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
 Model = TypeVar("Model", bound=BaseModel)
 

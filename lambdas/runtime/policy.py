@@ -8,11 +8,12 @@ a backup continuation must be one of its own table's.
 import re
 
 from ledger_backup.errors import InvalidRequest
+from ledger_backup.names import TABLE_NAME_PATTERN
 from ledger_backup.restore.journal import RestoreProgress
 from ledger_backup.restore.run import RestoreOptions
 from ledger_backup.schema import TableSchema, key_schema_from_json
 from ledger_backup.sources import LATEST
-from runtime.events import TABLE_NAME_PATTERN, ContinuationEvent, RestoreRequest, ResumeRestoreEvent
+from runtime.events import ContinuationEvent, RestoreRequest, ResumeRestoreEvent
 from runtime.settings import Settings
 
 
