@@ -123,7 +123,7 @@ def dry_run(
 
 
 def checked_schema(dynamodb: "DynamoDBClient", target_table: str, resolved: ResolvedSchema) -> TableSchema:
-    """The schema every item must fit: an existing target's own (its indexes may differ), else the resolved one.
+    """The schema every item must fit: an existing target's own (its indexes may differ), else resolved's.
 
     An existing table's GSI and LSI key attributes are typed by that table, not by the backup:
     an item whose value has another type would be refused mid-restore ("Type mismatch for
