@@ -76,8 +76,9 @@ def table(measurements: Sequence[Measurement]) -> str:
 _EXTRA_WORK = {
     Role.BACKUP: "ours also writes every item into a backup line, gzips it and uploads it to S3",
     Role.RESTORE: (
-        "ours reads the whole backup twice (the verify pass, then the write pass), gunzipping, hashing "
-        "and parsing every line both times for its checks and keys; the raw run sends prepared requests"
+        "ours reads the backup once into the table it creates, gunzipping, hashing and parsing every line, "
+        "checking every item against DynamoDB's rules and counting duplicate keys as it writes; "
+        "the raw run sends prepared requests"
     ),
 }
 

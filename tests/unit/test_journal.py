@@ -69,7 +69,7 @@ def test_advanced_moves_the_position_only() -> None:
 
 def test_save_writes_a_checkpoint_named_by_position_and_writer(journal: RestoreJournal) -> None:
     key = journal.save(restore_progress(42), "writer-a")
-    assert key == f"{FOLDER}checkpoint-000000000042-writer-a.json"
+    assert key == f"{FOLDER}checkpoint-000000000042-1-writer-a.json"
     assert journal.load(key) == restore_progress(42)
 
 
@@ -94,7 +94,7 @@ def test_latest_checkpoint_is_the_furthest_not_the_last_written(journal: Restore
     journal.save(restore_progress(100), "c")  # 100 > 900 as text without the zero padding
     journal.save(restore_progress(20), "z")
     latest = journal.latest_checkpoint(RID)
-    assert latest == f"{FOLDER}checkpoint-000000000900-a.json"
+    assert latest == f"{FOLDER}checkpoint-000000000900-1-a.json"
     assert journal.load(latest).items_restored == 900
 
 
@@ -102,7 +102,7 @@ def test_latest_checkpoint_ignores_other_restores_and_the_result(journal: Restor
     journal.save(restore_progress(10), "a")
     journal.save(restore_progress(999, restore_id=RID + "0"), "a")  # an id that extends this one
     journal.finish(RID, {"status": "complete"})
-    assert journal.latest_checkpoint(RID) == f"{FOLDER}checkpoint-000000000010-a.json"
+    assert journal.latest_checkpoint(RID) == f"{FOLDER}checkpoint-000000000010-1-a.json"
 
 
 def test_latest_checkpoint_of_an_unknown_restore_is_not_found(journal: RestoreJournal) -> None:
@@ -136,6 +136,8 @@ def test_status_while_continuing_reports_the_furthest_checkpoint(journal: Restor
         "expected_items": 1000,
         "invocations": 1,
         "started_at": "2026-11-25T03:00:00+00:00",
+        "phase": "writing",
+        "items_verified": 0,
         "progress": journal.store.location(journal.restore_folder(RID)),
     }
 

@@ -215,7 +215,8 @@ def test_a_pause_checkpoints_after_every_earlier_item_is_written(
     assert dynamodb.keys() == [f"k{n:04d}" for n in range(75)]
     assert paused.items_restored == 75
     assert (
-        paused.checkpoint_key == journal.restore_folder(paused.restore_id) + "checkpoint-000000000075-w1.json"
+        paused.checkpoint_key
+        == journal.restore_folder(paused.restore_id) + "checkpoint-000000000075-1-w1.json"
     )
     assert paused.to_json() == {
         "status": "continuing",
@@ -226,6 +227,8 @@ def test_a_pause_checkpoints_after_every_earlier_item_is_written(
         "expected_items": 130,
         "invocations": 1,
         "started_at": "2026-11-25T03:00:00+00:00",
+        "phase": "writing",
+        "items_verified": 0,
         "progress": store.location(journal.restore_folder(paused.restore_id)),
     }
     assert journal.status(paused.restore_id) == paused, "the journal reads back the same answer"

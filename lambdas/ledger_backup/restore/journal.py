@@ -1,12 +1,15 @@
 """A restore's progress, kept beside the backups so it survives the invocation that made it.
 
-Layout: `<prefix>restores/<restore id>/checkpoint-<seq>-<writer>.json` while it runs (immutable,
-named by the invocation that wrote it, like the backup's checkpoints) and `result.json` once
-done (written once). The count of items restored is a position in the source, never a sum of
-writes, so an invocation that Lambda delivers twice cannot count an item twice.
+Layout: `<prefix>restores/<restore id>/checkpoint-<seq>-<phase>-<writer>.json` while it runs (immutable,
+named by the invocation that wrote it, like the backup's checkpoints), beside each the
+`keys-<seq>-<writer>.bin` of key digests first seen since the previous one (to count duplicate
+keys across invocations), and `result.json` once done (written once). The count of items
+restored is a position in the source, never a sum of writes, so an invocation that Lambda
+delivers twice cannot count an item twice.
 """
 
 import json
+import re
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -21,6 +24,12 @@ from ledger_backup.storage.stores import BackupStore
 __all__ = ["RESTORES_FOLDER", "RestoreInProgress", "RestoreJournal", "RestoreProgress", "RestoreResult"]
 
 RESULT_NAME = "result.json"
+_KEYS_NAME = re.compile(r"keys-[0-9]{12}-[A-Za-z0-9_-]{1,64}\.bin")
+
+# Phases of a restore. VERIFY: reading the backup through before writing into an existing table;
+# WRITE: writing what was verified; CHECK_AND_WRITE: one pass into a table the restore created
+# itself, checking each item as it is written (on a bad input the table is deleted).
+VERIFY, WRITE, CHECK_AND_WRITE = "verify", "write", "check-and-write"
 
 
 def new_restore_id() -> str:
@@ -30,7 +39,12 @@ def new_restore_id() -> str:
 
 @dataclass(frozen=True)
 class RestoreProgress:
-    """Where a restore stands: the next item to write is item `item_offset` of part `part_index`."""
+    """Where a restore stands: the next item to check or write is item `item_offset` of part `part_index`.
+
+    In the verify phase the position is the verify pass's and `verified_items` counts the items
+    checked before it; once verified, `verified_items` is the backup's count. `key_digests` names
+    the journal's objects holding the digests of the keys seen up to the position.
+    """
 
     restore_id: str
     source_key: str
@@ -45,6 +59,17 @@ class RestoreProgress:
     item_offset: int = 0
     items_restored: int = 0
     invocations: int = 0
+    phase: str = WRITE
+    verified_items: int = 0
+    duplicate_keys: int = 0
+    key_digests: tuple[str, ...] = ()
+    create_table: bool = True  # the request's, for the target checks after a verify pass that was resumed
+    overwrite: bool = False
+
+    @property
+    def sequence(self) -> int:
+        """Grows with every checkpoint of a restore, verify phase first: what orders its checkpoints."""
+        return self.verified_items + self.items_restored
 
     def advanced(self, part_index: int, item_offset: int, items_restored: int) -> "RestoreProgress":
         return replace(self, part_index=part_index, item_offset=item_offset, items_restored=items_restored)
@@ -56,7 +81,18 @@ class RestoreProgress:
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> "RestoreProgress":
-        return cls(**{**document, "schema": TableSchema.from_json(document["schema"])})
+        progress = cls(
+            **{
+                **document,
+                "schema": TableSchema.from_json(document["schema"]),
+                "key_digests": tuple(document.get("key_digests", ())),
+            }
+        )
+        if progress.phase not in (VERIFY, WRITE, CHECK_AND_WRITE):
+            raise ValueError(f"unknown phase {progress.phase!r}")
+        if not all(isinstance(name, str) and _KEYS_NAME.fullmatch(name) for name in progress.key_digests):
+            raise ValueError("key_digests must name keys-<seq>-<writer>.bin objects of the restore")
+        return progress
 
 
 @dataclass(frozen=True)
@@ -74,6 +110,7 @@ class RestoreResult:
     duration_seconds: float
     restore_id: str = ""
     invocations: int = 1
+    duplicate_keys: int = 0  # items whose key an earlier item of the backup had: the later copy won
 
     def to_json(self) -> dict[str, Any]:
         return {"status": "complete", **asdict(self)}
@@ -100,6 +137,8 @@ class RestoreInProgress:
     expected_items: int | None
     invocations: int
     started_at: str
+    phase: str = WRITE
+    items_verified: int = 0
 
     @classmethod
     def at(
@@ -115,6 +154,8 @@ class RestoreInProgress:
             expected_items=progress.expected_items,
             invocations=progress.invocations,
             started_at=progress.started_at,
+            phase=progress.phase,
+            items_verified=progress.verified_items,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -127,6 +168,8 @@ class RestoreInProgress:
             "expected_items": self.expected_items,
             "invocations": self.invocations,
             "started_at": self.started_at,
+            "phase": "verifying" if self.phase == VERIFY else "writing",
+            "items_verified": self.items_verified,
             "progress": self.progress_location,
         }
 
@@ -145,10 +188,30 @@ class RestoreJournal:
 
     def save(self, progress: RestoreProgress, writer_id: str) -> str:
         """Write an immutable checkpoint named by its position, so the furthest sorts last."""
-        name = f"checkpoint-{progress.items_restored:012d}-{writer_id}.json"
+        rank = (
+            0 if progress.phase == VERIFY else 1
+        )  # the write phase's first checkpoint after the last verify one
+        name = f"checkpoint-{progress.sequence:012d}-{rank}-{writer_id}.json"
         key = self.restore_folder(progress.restore_id) + name
         self.store.put_new(key, json.dumps(progress.to_json()).encode("utf-8"))
         return key
+
+    def save_key_digests(self, progress: RestoreProgress, writer_id: str, digests: bytes) -> str:
+        """Store key digests beside the checkpoint about to be saved; returns the name to record in it."""
+        name = f"keys-{progress.sequence:012d}-{writer_id}.bin"
+        self.store.put(self.restore_folder(progress.restore_id) + name, digests)
+        return name
+
+    def key_digests(self, progress: RestoreProgress) -> list[bytes]:
+        """The key digests a checkpoint recorded, chunk by chunk."""
+        folder = self.restore_folder(progress.restore_id)
+        try:
+            return [self.store.get(folder + name) for name in progress.key_digests]
+        except BackupNotFound as exc:
+            raise CorruptBackup(
+                f"restore {progress.restore_id}'s key digests are missing ({exc}): its checkpoints were "
+                "tampered with; start the restore again"
+            ) from exc
 
     def load(self, checkpoint_key: str) -> RestoreProgress:
         if not checkpoint_key.startswith(self.folder):
@@ -208,6 +271,11 @@ class RestoreJournal:
         return RestoreInProgress.at(progress, checkpoint_key, location)
 
     def discard_checkpoints(self, restore_id: str) -> None:
+        """Delete a restore's checkpoints and key digests (its result, if any, stays)."""
         self.store.delete(
-            [k for k in self.store.list_keys(self.restore_folder(restore_id)) if "/checkpoint-" in k]
+            [
+                k
+                for k in self.store.list_keys(self.restore_folder(restore_id))
+                if "/checkpoint-" in k or "/keys-" in k
+            ]
         )

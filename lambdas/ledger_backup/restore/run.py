@@ -1,10 +1,18 @@
 """Restore a backup of any kind into a table, new or existing, losing nothing.
 
 Order of work: open the source (its manifests are cross-checked), settle the key schema,
-read every part through to verify checksums, counts, JSON and keys (nothing is written from
-a source that fails), prepare the target, then stream the items into it with parallel
-BatchWriteItem. Puts are idempotent, so a restore run twice gives the same table. A stored
-`{"Item": ...}` line is sent as the PutRequest it is; only other formats' items are encoded.
+claim the target, make the cheap checks of the target (exists, keys, empty), then:
+
+- into an existing table: read every part through to verify checksums, counts, JSON, every
+  item against DynamoDB's rules and the table's keys and indexes (nothing is written from a
+  source that fails; with a journal this pass may take several invocations), prepare the
+  target again, then write;
+- into a table it creates: check and write in one pass (see writer.py); a bad input deletes
+  that table again, so either way a restore refused for its input leaves the target as found.
+
+Items go in with parallel BatchWriteItem. Puts are idempotent, so a restore run twice gives the
+same table. A stored `{"Item": ...}` line is sent as the PutRequest it is; only other formats'
+items are encoded.
 
 Only this tool's backups record the table's schema. For a scan document or a DynamoDB
 export the schema comes from the existing target table, or from a key schema the caller
@@ -12,24 +20,29 @@ gives, in that order of preference when both are there: the caller's must then m
 """
 
 import logging
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ledger_backup.aws.tables import describe_table
 from ledger_backup.contract import DEFAULT_RESTORE_WRITERS
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
-from ledger_backup.restore.claim import claimed, take_over_target
+from ledger_backup.restore.claim import TargetClaims, claimed, take_over_target
 from ledger_backup.restore.journal import (
+    CHECK_AND_WRITE,
+    VERIFY,
+    WRITE,
     RestoreInProgress,
     RestoreJournal,
     RestoreProgress,
     RestoreResult,
     new_restore_id,
 )
-from ledger_backup.restore.target import prepare_target
-from ledger_backup.restore.verify import DryRunReport, verify_source
-from ledger_backup.restore.writer import RestoreWriter, never
+from ledger_backup.restore.keyset import KeyDigests
+from ledger_backup.restore.target import check_target, prepare_target
+from ledger_backup.restore.verify import DryRunReport, VerifyPass, VerifyPaused, never, verify_source
+from ledger_backup.restore.writer import RestoreWriter
 from ledger_backup.schema import EXAMPLE, TableSchema
 from ledger_backup.sources import Source, open_source
 from ledger_backup.storage.stores import BackupStore
@@ -164,45 +177,49 @@ def start_restore(
     should_pause: "Callable[[], bool]" = never,
     invocation_id: str | None = None,
 ) -> RestoreResult | RestoreInProgress:
-    """Check everything, prepare the target, then write until done or until `should_pause()`.
+    """Check the target, then verify and write (existing target) or check-and-write (created target).
 
-    With a journal, progress is checkpointed every `checkpoint_seconds` and at a pause, so a
-    later invocation (`resume_restore`) carries on where this one stopped, even after a crash.
+    With a journal, progress is checkpointed at the start, every `checkpoint_seconds` and at a
+    pause, so a later invocation (`resume_restore`) carries on where this one stopped, even
+    after a crash.
     """
     options = options or RestoreOptions()
     resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
-    restore_id = new_restore_id()
-    with claimed(journal, target_table, restore_id, source.location):  # one restore per target
-        report = verify_source(source, checked_schema(dynamodb, target_table, resolved))
-        if not report.ok:
-            raise CorruptBackup(report.failure())
-        created = prepare_target(
-            dynamodb, target_table, resolved.schema, options.create_table, options.overwrite
-        )
+    invocation_id = invocation_id or uuid.uuid4().hex[:12]
     progress = RestoreProgress(
-        restore_id=restore_id,
+        restore_id=new_restore_id(),
         source_key=source.key,
         source_location=source.location,
         target_table=target_table,
         schema=resolved.schema,
         schema_from=resolved.origin,
-        table_created=created,
-        expected_items=report.item_count,
+        table_created=False,
+        expected_items=source.expected_items,
         started_at=datetime.now(UTC).isoformat(),
+        phase=VERIFY,
+        create_table=options.create_table,
+        overwrite=options.overwrite,
     )
-    logger.info(
-        "restore started",
-        extra={
-            "restore_id": progress.restore_id,
-            "source": source.location,
-            "kind": str(source.kind),
-            "target": target_table,
-            "items": report.item_count,
-            "table_created": created,
-            "schema_from": resolved.origin,
-        },
-    )
-    writer = _writer(
+    with claimed(journal, target_table, progress.restore_id, source.location):  # one restore per target
+        schema, create, overwrite = resolved.schema, options.create_table, options.overwrite
+        if not check_target(dynamodb, target_table, schema, create, overwrite):
+            created = prepare_target(dynamodb, target_table, schema, create, overwrite)
+            if created:  # else someone's table (a retried CreateTable): verified first, like any
+                progress = replace(progress, phase=CHECK_AND_WRITE, table_created=True)
+        if journal is not None:  # from here on a restore that dies can be resumed
+            journal.save(progress, invocation_id)
+    _log_start(progress, source)
+    if progress.phase == VERIFY:
+        return _verify_then_write(
+            dynamodb,
+            source,
+            progress,
+            options=options,
+            journal=journal,
+            should_pause=should_pause,
+            invocation_id=invocation_id,
+        )
+    return _writer(
         dynamodb,
         source,
         progress,
@@ -210,8 +227,123 @@ def start_restore(
         journal=journal,
         should_pause=should_pause,
         invocation_id=invocation_id,
+    ).run()
+
+
+def _log_start(progress: RestoreProgress, source: Source) -> None:
+    logger.info(
+        "restore started",
+        extra={
+            "restore_id": progress.restore_id,
+            "source": source.location,
+            "kind": str(source.kind),
+            "target": progress.target_table,
+            "phase": progress.phase,
+            "table_created": progress.table_created,
+            "schema_from": progress.schema_from,
+        },
     )
-    return writer.run()
+
+
+def _verify_then_write(
+    dynamodb: "DynamoDBClient",
+    source: Source,
+    progress: RestoreProgress,
+    *,
+    options: RestoreOptions,
+    journal: RestoreJournal | None,
+    should_pause: "Callable[[], bool]",
+    invocation_id: str,
+) -> RestoreResult | RestoreInProgress:
+    """The verify pass from the progress's position, then (in the same invocation if time is left) the writes.
+
+    A pause checkpoints the verify position, its count and the key digests seen; a backup that
+    fails gives the claim back and is refused with nothing written.
+    """
+    target_table = progress.target_table
+    try:
+        schema = checked_schema(dynamodb, target_table, ResolvedSchema(progress.schema, progress.schema_from))
+        keys = KeyDigests(progress.schema, journaled=journal is not None)
+        for chunk in journal.key_digests(progress) if journal is not None else ():
+            keys.load(chunk)
+        verify = VerifyPass(source, schema, keys=keys)
+        outcome = verify.run(
+            progress.part_index,
+            progress.item_offset,
+            progress.verified_items,
+            should_pause if journal is not None else never,
+        )
+        if isinstance(outcome, VerifyPaused):  # only with a journal: never() does not pause
+            return _verify_paused(cast("RestoreJournal", journal), progress, outcome, keys, invocation_id)
+        if not outcome.ok:
+            raise CorruptBackup(outcome.failure())
+        created = prepare_target(
+            dynamodb, target_table, progress.schema, progress.create_table, progress.overwrite
+        )
+    except CorruptBackup:
+        if journal is not None:
+            _give_up(journal, progress)
+        raise
+    progress = replace(
+        progress,
+        phase=WRITE,
+        table_created=created,
+        expected_items=outcome.item_count,
+        verified_items=outcome.item_count,
+        duplicate_keys=keys.duplicates,
+        part_index=0,
+        item_offset=0,
+        key_digests=(),
+    )
+    if journal is not None:
+        journal.save(progress, invocation_id)
+    logger.info("backup verified", extra={"restore_id": progress.restore_id, "items": outcome.item_count})
+    return _writer(
+        dynamodb,
+        source,
+        progress,
+        options=options,
+        journal=journal,
+        should_pause=should_pause,
+        invocation_id=invocation_id,
+    ).run()
+
+
+def _verify_paused(
+    journal: RestoreJournal,
+    progress: RestoreProgress,
+    paused: VerifyPaused,
+    keys: KeyDigests,
+    invocation_id: str,
+) -> RestoreInProgress:
+    """Record how far the verify pass got and what it proved, so the next invocation goes on from there."""
+    progress = replace(
+        progress,
+        part_index=paused.part_index,
+        item_offset=paused.item_offset,
+        verified_items=paused.items,
+        duplicate_keys=keys.duplicates,
+        invocations=progress.invocations + 1,
+    )
+    fresh = keys.take_fresh()
+    if fresh:
+        name = journal.save_key_digests(progress, invocation_id, fresh)
+        progress = replace(progress, key_digests=(*progress.key_digests, name))
+    key = journal.save(progress, invocation_id)
+    logger.info(
+        "restore paused while verifying",
+        extra={"restore_id": progress.restore_id, "items_verified": paused.items, "checkpoint": key},
+    )
+    return journal.in_progress(progress, key)
+
+
+def _give_up(journal: RestoreJournal, progress: RestoreProgress) -> None:
+    """A restore refused before its first write: nothing to resume, and the target is free again."""
+    TargetClaims.beside(journal).release(progress.target_table, progress.restore_id)
+    try:
+        journal.discard_checkpoints(progress.restore_id)
+    except Exception:
+        logger.warning("could not delete the refused restore's checkpoints", exc_info=True)
 
 
 def resume_restore(
@@ -223,7 +355,7 @@ def resume_restore(
     should_pause: "Callable[[], bool]" = never,
     invocation_id: str | None = None,
 ) -> RestoreResult | RestoreInProgress:
-    """Carry on from a checkpoint; a restore that a replayed twin already finished returns its result."""
+    """Carry on from a checkpoint, in either phase; a restore a replayed twin finished returns its result."""
     restore_id = checkpoint_key.removeprefix(journal.folder).partition("/")[0]
     try:
         progress = journal.load(checkpoint_key)
@@ -243,11 +375,25 @@ def resume_restore(
         "restore resumed",
         extra={
             "restore_id": progress.restore_id,
+            "phase": progress.phase,
             "items": progress.items_restored,
+            "items_verified": progress.verified_items,
             "target": progress.target_table,
         },
     )
-    writer = _writer(
+    options = options or RestoreOptions()
+    invocation_id = invocation_id or uuid.uuid4().hex[:12]
+    if progress.phase == VERIFY:
+        return _verify_then_write(
+            dynamodb,
+            source,
+            progress,
+            options=options,
+            journal=journal,
+            should_pause=should_pause,
+            invocation_id=invocation_id,
+        )
+    return _writer(
         dynamodb,
         source,
         progress,
@@ -255,8 +401,7 @@ def resume_restore(
         journal=journal,
         should_pause=should_pause,
         invocation_id=invocation_id,
-    )
-    return writer.run()
+    ).run()
 
 
 def _writer(
@@ -264,12 +409,11 @@ def _writer(
     source: Source,
     progress: RestoreProgress,
     *,
-    options: RestoreOptions | None,
+    options: RestoreOptions,
     journal: RestoreJournal | None,
     should_pause: "Callable[[], bool]",
-    invocation_id: str | None,
+    invocation_id: str,
 ) -> RestoreWriter:
-    options = options or RestoreOptions()
     return RestoreWriter(
         dynamodb,
         source,

@@ -3,7 +3,7 @@
 import logging
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from ledger_backup.aws.errors import error_code, retried
 from ledger_backup.aws.tables import describe_table
@@ -18,6 +18,67 @@ logger = logging.getLogger(__name__)
 
 # Up to 10 minutes for a table with many indexes to become ACTIVE.
 _WAITER: "WaiterConfigTypeDef" = {"Delay": 2, "MaxAttempts": 300}
+# A failing restore waits up to a minute for the delete of its table, then answers that it is under way.
+_DELETE_WAITER: "WaiterConfigTypeDef" = {"Delay": 2, "MaxAttempts": 30}
+
+
+def check_target(
+    dynamodb: "DynamoDBClient", target_table: str, schema: TableSchema, create_table: bool, overwrite: bool
+) -> bool:
+    """The cheap refusals, before a long read of the backup: True when the target exists (and may be used).
+
+    A missing target with create_table false, other keys, a table being deleted, or items without
+    overwrite cost one DescribeTable and one Scan of one item, not a read of the whole backup.
+    prepare_target checks them again right before the first write.
+    """
+    table = describe_table(dynamodb, target_table)
+    if table is None:
+        if not create_table:
+            raise TableNotFound(_missing(target_table))
+        return False
+    schema.check_compatible(target_table, TableSchema.from_description(table, None))
+    if table["TableStatus"] == "DELETING":
+        raise InvalidRequest(f"target table {target_table!r} is being deleted")
+    if not overwrite and _holds_items(dynamodb, target_table):
+        raise TargetNotEmpty(_not_empty(target_table))
+    return True
+
+
+def _missing(target_table: str) -> str:
+    return (
+        f"target table {target_table!r} does not exist; set create_table to true to create it "
+        "from the backup's schema"
+    )
+
+
+def _not_empty(target_table: str) -> str:
+    return (
+        f"target table {target_table!r} already holds items; set overwrite to true to write the "
+        "backup's items over them (items that are not in the backup are kept)"
+    )
+
+
+def delete_created_table(dynamodb: "DynamoDBClient", target_table: str) -> str:
+    """Delete a table this restore created and wrote part of a bad backup into; say what became of it.
+
+    Never raises: the caller is already failing for its input, and the answer says what to do.
+    """
+    try:
+        dynamodb.delete_table(TableName=target_table)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return f"the table {target_table!r} this restore created was deleted"
+        logger.warning("could not delete the table this restore created", exc_info=True)
+        return (
+            f"the table {target_table!r} this restore created could not be deleted ({error_code(exc)}): "
+            "delete it before restoring into it again"
+        )
+    try:
+        dynamodb.get_waiter("table_not_exists").wait(TableName=target_table, WaiterConfig=_DELETE_WAITER)
+    except WaiterError:
+        return f"the table {target_table!r} this restore created is being deleted"
+    logger.info("created table deleted", extra={"table": target_table})
+    return f"the table {target_table!r} this restore created was deleted"
 
 
 def prepare_target(
@@ -32,10 +93,7 @@ def prepare_target(
     table = describe_table(dynamodb, target_table)
     if table is None:
         if not create_table:
-            raise TableNotFound(
-                f"target table {target_table!r} does not exist; set create_table to true to create it "
-                "from the backup's schema"
-            )
+            raise TableNotFound(_missing(target_table))
         if _create_from_schema(dynamodb, target_table, schema):
             return True
         table = describe_table(dynamodb, target_table)  # ours whose answer was lost, or someone else's
@@ -48,10 +106,7 @@ def prepare_target(
     if table["TableStatus"] == "CREATING":
         dynamodb.get_waiter("table_exists").wait(TableName=target_table, WaiterConfig=_WAITER)
     if not overwrite and _holds_items(dynamodb, target_table):
-        raise TargetNotEmpty(
-            f"target table {target_table!r} already holds items; set overwrite to true to write the "
-            "backup's items over them (items that are not in the backup are kept)"
-        )
+        raise TargetNotEmpty(_not_empty(target_table))
     return False
 
 

@@ -1,8 +1,9 @@
 """Read a backup through and prove it whole, writing nothing.
 
-Restore runs this before its first write, so a corrupt or truncated backup is refused
-before any item reaches the target table. Every part is read even after one fails, so a
-report names every damaged file, not only the first.
+A restore into an existing table runs this before its first write, so a corrupt or truncated
+backup is refused before any item reaches that table; in the Lambda it may take several
+invocations, so it can stop at a position and carry on from there. Every part is read even
+after one fails, so a report names every damaged file, not only the first.
 """
 
 from collections.abc import Callable
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from ledger_backup.aws.tables import table_items
 from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound, CorruptBackup
-from ledger_backup.item_rules import ItemRules
+from ledger_backup.item_rules import ItemRejected, ItemRules
 from ledger_backup.restore.digest import ContentDigest
+from ledger_backup.restore.keyset import KeyDigests
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources.base import ReadMeter, Source
 
@@ -34,6 +36,7 @@ class VerifyReport:
     keys_checked: str | None  # the key schema every item was checked against, if one was known
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+    duplicate_keys: int | None = None  # items whose key an earlier item had (None: keys not known)
 
     @property
     def ok(self) -> bool:
@@ -58,6 +61,7 @@ class VerifyReport:
             "json_bytes": self.json_bytes,
             "integrity": self.integrity,
             "keys_checked": self.keys_checked,
+            "duplicate_keys": self.duplicate_keys,
             "problems": list(self.problems),
             "notes": list(self.notes),
         }
@@ -128,8 +132,110 @@ class KeyChecker:
                 )
 
 
-def _stored_length(stored_line: bytes | None) -> int | None:
-    return len(stored_line) if stored_line is not None else None
+def never() -> bool:
+    """The pause condition of a pass that runs to the end (the CLI's, and any without a journal)."""
+    return False
+
+
+PAUSE_EVERY = 1000  # items between two looks at the clock in the verify pass
+
+
+@dataclass(frozen=True)
+class VerifyPaused:
+    """Where a verify pass stopped when asked to: the next item to check, and the items checked before it."""
+
+    part_index: int
+    item_offset: int
+    items: int
+
+
+class VerifyPass:
+    """Reads a source through from a position, checking every item; `run` once.
+
+    State that must outlive an invocation is the position and count (VerifyPaused) and the key
+    digests (`keys`, which the caller persists). A part resumed mid-way is read from its start,
+    since its checksum covers all of it, but its items before the position are not checked again.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        schema: TableSchema | None,
+        *,
+        keys: KeyDigests | None = None,
+        on_item: Callable[[Item], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.schema = schema
+        self.keys = keys
+        self._rules = ItemRules(schema)
+        self._on_item = on_item
+        self.meter = ReadMeter()
+
+    def run(
+        self,
+        part_index: int = 0,
+        item_offset: int = 0,
+        items: int = 0,
+        should_pause: Callable[[], bool] = never,
+    ) -> "VerifyReport | VerifyPaused":
+        """Check from (part_index, item_offset) on; pause when `should_pause()` says so (looked at every
+        PAUSE_EVERY items), unless a problem was found already: then the report says so at once."""
+        problems: list[str] = []
+        parts = self.source.parts
+        for index in range(part_index, len(parts)):
+            skip = item_offset if index == part_index else 0
+            try:
+                items, paused = self._check_part(index, skip, items, should_pause)
+            except (CorruptBackup, BackupNotFound) as exc:
+                problems.append(str(exc))
+                continue
+            if paused is not None:
+                return paused
+            if problems and should_pause():
+                break
+        expected = self.source.expected_items
+        if not problems and expected is not None and items != expected:
+            problems.append(f"holds {items} items but its manifest lists {expected}")
+        return self._report(items, problems)
+
+    def _check_part(
+        self, index: int, skip: int, items: int, should_pause: Callable[[], bool]
+    ) -> tuple[int, VerifyPaused | None]:
+        part = self.source.parts[index]
+        check, keys, on_item = self._rules.check, self.keys, self._on_item
+        for offset, (item, stored_line) in enumerate(part.entries(self.meter)):
+            if offset < skip:
+                continue
+            try:
+                check(item, len(stored_line) if stored_line is not None else None)
+            except ItemRejected as rejected:
+                raise CorruptBackup(f"{part.location}, item {offset + 1}: {rejected}") from None
+            if keys is not None:
+                keys.add(item)
+            if on_item is not None:
+                on_item(item)
+            items += 1
+            if items % PAUSE_EVERY == 0 and should_pause():
+                return items, VerifyPaused(index, offset + 1, items)
+        return items, None
+
+    def _report(self, items: int, problems: list[str]) -> VerifyReport:
+        source, schema = self.source, self.schema
+        return VerifyReport(
+            source=source.location,
+            kind=str(source.kind),
+            parts=len(source.parts),
+            item_count=items,
+            expected_items=source.expected_items,
+            object_bytes=self.meter.object_bytes,
+            json_bytes=self.meter.json_bytes,
+            integrity=source.integrity,
+            keys_checked=schema.describe_keys() if schema is not None else None,
+            problems=tuple(problems),
+            notes=source.notes,
+            duplicate_keys=self.keys.duplicates if self.keys is not None else None,
+        )
 
 
 def verify_source(
@@ -138,40 +244,18 @@ def verify_source(
     *,
     on_item: Callable[[Item], None] | None = None,
 ) -> VerifyReport:
-    """Read every part through: checksums, counts, JSON, and every item against DynamoDB's rules.
+    """Read every part through: checksums, counts, JSON, every item against DynamoDB's rules, duplicates.
 
     `schema` is the key schema and indexes of the table the items go to (the target's when it
-    exists): with it, keys and index keys are checked too. `on_item` sees every item read (e.g.
-    to digest them in the same pass). Problems are collected, one per damaged part, not raised.
+    exists): with it, keys and index keys are checked and duplicate keys counted. `on_item` sees
+    every item read (e.g. to digest them in the same pass). Problems are collected, one per
+    damaged part, not raised.
     """
-    rules = ItemRules(schema)
-    meter = ReadMeter()
-    problems: list[str] = []
-    items = 0
-    for part in source.parts:
-        try:
-            for offset, (item, stored_line) in enumerate(part.entries(meter)):
-                rules.check_at(item, f"{part.location}, item {offset + 1}", _stored_length(stored_line))
-                if on_item is not None:
-                    on_item(item)
-                items += 1
-        except (CorruptBackup, BackupNotFound) as exc:
-            problems.append(str(exc))
-    if not problems and source.expected_items is not None and items != source.expected_items:
-        problems.append(f"holds {items} items but its manifest lists {source.expected_items}")
-    return VerifyReport(
-        source=source.location,
-        kind=str(source.kind),
-        parts=len(source.parts),
-        item_count=items,
-        expected_items=source.expected_items,
-        object_bytes=meter.object_bytes,
-        json_bytes=meter.json_bytes,
-        integrity=source.integrity,
-        keys_checked=schema.describe_keys() if schema is not None else None,
-        problems=tuple(problems),
-        notes=source.notes,
-    )
+    keys = KeyDigests(schema) if schema is not None else None
+    report = VerifyPass(source, schema, keys=keys, on_item=on_item).run()
+    if not isinstance(report, VerifyReport):  # pragma: no cover - never() never pauses
+        raise TypeError("a verify pass without a pause condition paused")
+    return report
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
-"""Stream a checked source into its target from a restore's position on: write, checkpoint, pause, finish.
+"""Stream a source into its target from a restore's position on: write, checkpoint, pause, finish.
 
 The position (part, item) counts items by where they are in the source, never by writes
 made, so an invocation delivered twice cannot count an item twice. A checkpoint is saved
 only once every item before its position is in the table.
+
+A source verified before (an existing target) is only re-checked for its keys. Into a table
+the restore created itself (phase CHECK_AND_WRITE) the writer is the only pass: every item is
+checked against DynamoDB's rules and its key counted as it is written, each part's checksum and
+count when it ends; on a bad input the table is deleted, the claim given back, and the restore
+refused, so the target is left as it was found: missing.
 """
 
 import logging
@@ -13,12 +19,21 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ledger_backup.aws.write_json import TextBatchSender
-from ledger_backup.errors import CorruptBackup
+from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.item_rules import ItemRejected, ItemRules
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
 from ledger_backup.restore.claim import TargetClaims
-from ledger_backup.restore.journal import RestoreInProgress, RestoreJournal, RestoreProgress, RestoreResult
-from ledger_backup.restore.verify import KeyChecker
+from ledger_backup.restore.journal import (
+    CHECK_AND_WRITE,
+    RestoreInProgress,
+    RestoreJournal,
+    RestoreProgress,
+    RestoreResult,
+)
+from ledger_backup.restore.keyset import KeyDigests
+from ledger_backup.restore.target import delete_created_table
+from ledger_backup.restore.verify import KeyChecker, never
 from ledger_backup.sources.base import ReadMeter, Source
 
 if TYPE_CHECKING:
@@ -27,9 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def never() -> bool:
-    """The pause condition of a restore that runs to the end (the CLI's, and any without a journal)."""
-    return False
+__all__ = ["RestoreWriter", "never"]
 
 
 class RestoreWriter:
@@ -63,6 +76,13 @@ class RestoreWriter:
         self._invocation_id = invocation_id or uuid.uuid4().hex[:12]
         self._meter = ReadMeter()
         self._checker = KeyChecker(progress.schema)
+        self._checking = progress.phase == CHECK_AND_WRITE
+        self._rules = ItemRules(progress.schema) if self._checking else None
+        self._keys: KeyDigests | None = None
+        if self._checking:
+            self._keys = KeyDigests(progress.schema, journaled=journal is not None)
+            for chunk in journal.key_digests(progress) if journal is not None else ():
+                self._keys.load(chunk)
         self.restored = progress.items_restored  # the source position reached, as a count of items
         self._last_checkpoint = time.monotonic()
 
@@ -75,14 +95,50 @@ class RestoreWriter:
         try:
             with batches:
                 paused = self._write_parts(batches)
-        except CorruptBackup as exc:  # only when the backup changed after it was verified
-            raise CorruptBackup(
+            if paused is None and self._checking:
+                self._check_count()
+        except (CorruptBackup, BackupNotFound) as exc:
+            if self._checking:
+                raise self._refused(exc) from exc
+            if isinstance(exc, BackupNotFound):
+                raise
+            raise CorruptBackup(  # only when the backup changed after it was verified
                 f"{exc}; {self.restored - initially_restored} items were already written to "
                 f"{target_table!r}: restore a whole backup over them with overwrite"
             ) from exc
         if paused is not None:
             return paused
+        self._check_count()
         return self._finish(time.monotonic() - started)
+
+    def _refused(self, problem: Exception) -> CorruptBackup:
+        """The single pass met a bad input: delete the table it created, give back the claim, explain."""
+        progress = self.progress
+        deleted = delete_created_table(self._dynamodb, progress.target_table)
+        if self._journal is not None:
+            TargetClaims.beside(self._journal).release(progress.target_table, progress.restore_id)
+            try:
+                self._journal.discard_checkpoints(progress.restore_id)
+            except Exception:
+                logger.warning("could not delete the refused restore's checkpoints", exc_info=True)
+        logger.error(
+            "restore refused for its input; its table is deleted",
+            extra={"restore_id": progress.restore_id, "target": progress.target_table},
+        )
+        return CorruptBackup(f"{problem}; {deleted}")
+
+    def _check_count(self) -> None:
+        expected = self.progress.expected_items
+        if expected is None or self.restored == expected:
+            return
+        if self._checking:
+            raise CorruptBackup(
+                f"{self._source.location} holds {self.restored} items but its manifest lists {expected}"
+            )
+        raise CorruptBackup(
+            f"wrote {self.restored} items but {self._source.location} holds {expected}: "
+            "the backup changed while it was being restored"
+        )
 
     def _batch_writer(self) -> ParallelBatchWriter:
         table, key_names = self.progress.target_table, self.progress.schema.key_names
@@ -104,10 +160,19 @@ class RestoreWriter:
     ) -> RestoreInProgress | None:
         """Write part `part_index` from item `skip` on (the items before it are read, not written)."""
         part = self._source.parts[part_index]
+        rules, keys = self._rules, self._keys
         for offset, (item, stored_line) in enumerate(part.entries(self._meter)):
             if offset < skip:
                 continue
-            self._checker.check(item, f"{part.location}, item {offset + 1}")
+            if rules is None:
+                self._checker.check(item, f"{part.location}, item {offset + 1}")
+            else:
+                try:
+                    rules.check(item, len(stored_line) if stored_line is not None else None)
+                except ItemRejected as rejected:
+                    raise CorruptBackup(f"{part.location}, item {offset + 1}: {rejected}") from None
+            if keys is not None:
+                keys.add(item)
             batches.put(item, stored_line)
             self.restored += 1
             if self._journal is not None and self.restored % BATCH_SIZE == 0:
@@ -131,8 +196,15 @@ class RestoreWriter:
     ) -> str:
         """Wait until every item before the position is written, then record the position."""
         batches.flush()
-        self.progress = self.progress.advanced(part_index, next_offset, self.restored)
-        key = journal.save(self.progress, self._invocation_id)
+        progress = self.progress.advanced(part_index, next_offset, self.restored)
+        if self._keys is not None:
+            progress = replace(progress, duplicate_keys=self._keys.duplicates)
+            fresh = self._keys.take_fresh()
+            if fresh:
+                name = journal.save_key_digests(progress, self._invocation_id, fresh)
+                progress = replace(progress, key_digests=(*progress.key_digests, name))
+        self.progress = progress
+        key = journal.save(progress, self._invocation_id)
         self._last_checkpoint = time.monotonic()
         return key
 
@@ -150,11 +222,6 @@ class RestoreWriter:
     def _finish(self, seconds: float) -> RestoreResult:
         """Check the count, record the result once (a replayed twin gets the recorded one), tidy up."""
         progress = self.progress
-        if progress.expected_items is not None and self.restored != progress.expected_items:
-            raise CorruptBackup(
-                f"wrote {self.restored} items but {self._source.location} holds {progress.expected_items}: "
-                "the backup changed while it was being restored"
-            )
         result = RestoreResult(
             source=self._source.location,
             kind=str(self._source.kind),
@@ -167,6 +234,7 @@ class RestoreWriter:
             duration_seconds=round(seconds, 3),
             restore_id=progress.restore_id,
             invocations=progress.invocations,
+            duplicate_keys=self._keys.duplicates if self._keys is not None else progress.duplicate_keys,
         )
         if self._journal is not None:
             result = RestoreResult.from_json(self._journal.finish(progress.restore_id, result.to_json()))
