@@ -16,7 +16,7 @@ from devtools.tables import create_table, load_items, scan_all
 from ledger_backup.backup.run import run_backup
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.restore.claim import TargetClaims
-from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.journal import RestoreJournal, RestoreResult
 from ledger_backup.restore.run import RestoreOptions, start_restore
 from ledger_backup.schema import key_schema_from_json
 from ledger_backup.sources import open_source
@@ -68,6 +68,7 @@ def test_a_bad_item_late_in_the_source_removes_the_table_the_restore_created(
     result = start_restore(
         dynamodb, open_source(store, "legacy/good.json"), target, options=options, journal=journal
     )
+    assert isinstance(result, RestoreResult)
     assert (result.items_restored, result.table_created) == (600, True)
 
 
