@@ -121,7 +121,7 @@ class RestoreWriter:
                 self._journal.discard_checkpoints(progress.restore_id)
             except Exception:
                 logger.warning("could not delete the refused restore's checkpoints", exc_info=True)
-        logger.error(
+        logger.info(  # the refusal itself is the error the caller sees (and the handler logs)
             "restore refused for its input; its table is deleted",
             extra={"restore_id": progress.restore_id, "target": progress.target_table},
         )
