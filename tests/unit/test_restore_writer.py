@@ -134,13 +134,15 @@ def test_without_a_journal_every_item_is_written_once_and_counted(
         "20261125T030000Z-0123abcd",
     )
     assert result.compressed_bytes == sum(p.stat().st_size for p in store.root.rglob("*.json.gz"))
-    assert sorted(dynamodb.batches) == [5] + [25] * 5
+    # Each of the 2 writer lanes sends full batches of 25 and at most one partial one at the end.
+    assert sum(dynamodb.batches) == 130
+    assert len([size for size in dynamodb.batches if size < 25]) <= 2
 
 
 def test_items_go_out_as_they_are_stored(store: LocalStore, dynamodb: StandInDynamoDB) -> None:
     source = open_backup(store, [items(0, 3)])
     writer(dynamodb, source, progress_of(source, expected_items=3)).run()
-    assert dynamodb.written == [
+    assert sorted(dynamodb.written, key=lambda item: item["pk"]["S"]) == [  # lanes: any order across keys
         {"pk": {"S": "k0000"}, "n": {"N": "0"}, "b": {"B": "AA=="}},
         {"pk": {"S": "k0001"}, "n": {"N": "1"}, "b": {"B": "AQ=="}},
         {"pk": {"S": "k0002"}, "n": {"N": "2"}, "b": {"B": "Ag=="}},
