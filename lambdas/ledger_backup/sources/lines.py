@@ -15,7 +15,15 @@ from ledger_backup.codec import decode_stored_line
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.sources.base import ReadMeter, StoredItem
 from ledger_backup.storage.stores import BackupStore
-from ledger_backup.storage.streams import ContentStream, Expected, check_read, open_object, reading
+from ledger_backup.storage.streams import (
+    MAX_ITEM_TEXT_BYTES,
+    ContentStream,
+    Expected,
+    check_read,
+    line_too_long,
+    open_object,
+    reading,
+)
 
 T = TypeVar("T")
 
@@ -55,11 +63,14 @@ def decoded_lines(
     try:
         with reading(location):
             content = ContentStream(reader, gzip_only=line_format.gzip_only)
-            for line in content:
-                if whole_lines and not line.endswith(b"\n"):
-                    raise CorruptBackup(
-                        f"{location}: last line is cut off (no newline): the file is truncated"
-                    )
+            for line in content.lines():
+                if not line.endswith(b"\n"):
+                    if len(line) > MAX_ITEM_TEXT_BYTES:  # cut at the bound: never read on
+                        raise line_too_long(location, seen + 1)
+                    if whole_lines:
+                        raise CorruptBackup(
+                            f"{location}: last line is cut off (no newline): the file is truncated"
+                        )
                 try:
                     decoded = decode(line)
                 except ValueError as exc:

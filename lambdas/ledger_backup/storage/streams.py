@@ -18,11 +18,13 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, BinaryIO
 
 import ijson
 
 from ledger_backup.errors import CorruptBackup
+from ledger_backup.item_rules import MAX_ITEM_BYTES
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -31,6 +33,21 @@ if TYPE_CHECKING:
 GZIP_MAGIC = b"\x1f\x8b"
 _BUFFER = 1024 * 1024  # of the object's bytes
 _LINE_BUFFER = 64 * 1024  # of decompressed content: many lines per call, little memory held
+
+# The most JSON text one valid item can take, so that a line (or a scan document's item) longer than
+# this is refused after reading this much, instead of being held whole: a small gzip can inflate
+# into one line of gigabytes. DynamoDB counts at most MAX_ITEM_BYTES (400 KB, ServiceQuotas.html,
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html) per item;
+# its DynamoDB JSON text is longest per counted byte for
+#   - a list of {"BOOL":false}: 15 characters (with the comma) per 2 counted bytes (1 for the value,
+#     1 for the list element), 7.5x; {"NULL":true} is 14 per 2, 7x;
+#   - a string of control characters: "\u0001" is 6 characters for 1 counted byte, 6x;
+#   - B and BS: base64 is 4 characters per 3 bytes.
+# 400 KB x 7.5 = 3,072,000 bytes; the bound doubles that, for names and separators, and rounds up
+# to a power of two: 8 MiB. Scan documents' indentation is not counted against it (BoundedContent).
+_WORST_TEXT_PER_COUNTED_BYTE = (15, 2)  # {"BOOL":false}, in a list
+_WORST_ITEM_TEXT = MAX_ITEM_BYTES * _WORST_TEXT_PER_COUNTED_BYTE[0] // _WORST_TEXT_PER_COUNTED_BYTE[1]
+MAX_ITEM_TEXT_BYTES = 1 << (2 * _WORST_ITEM_TEXT - 1).bit_length()  # 8,388,608
 
 
 @dataclass(frozen=True)
@@ -166,7 +183,66 @@ class ContentStream:
         return self._stream.read(size)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._stream)
+        return self.lines()
+
+    def lines(self, limit: int = MAX_ITEM_TEXT_BYTES) -> Iterator[bytes]:
+        """Its lines, each cut at `limit` + 1 bytes: a longer one comes out without its newline.
+
+        The caller tells such a line by its length (see `line_too_long`); the iterator stays in C.
+        """
+        return iter(partial(self._stream.readline, limit + 1), b"")
+
+
+def line_too_long(location: str, line_number: int) -> CorruptBackup:
+    """A line longer than any valid item's JSON: it is refused, not read on (see MAX_ITEM_TEXT_BYTES)."""
+    return CorruptBackup(
+        f"{location}, line {line_number}: longer than {MAX_ITEM_TEXT_BYTES:,} bytes, "
+        "more than any item DynamoDB accepts can take as JSON"
+    )
+
+
+class BoundedContent:
+    """A ContentStream for ijson that refuses to read on once one item or token has taken too much.
+
+    ijson holds a whole token (yajl) and ijson.items a whole item in memory, so each read counts
+    the bytes since the reader last heard of a boundary, and one that takes them past `limit`
+    raises instead. Items are counted without spaces and newlines: the AWS CLI indents by four per
+    level, so a deep item's text is mostly indentation, which costs the parser nothing. A string of
+    spaces does cost memory, so the shape pass (scan_json.read_summary) also bounds every token,
+    spaces included, and adds the length of each string to its item's count; the item pass only
+    runs on a document that passed it.
+    """
+
+    def __init__(
+        self, content: ContentStream, location: str, *, tokens: bool, limit: int = MAX_ITEM_TEXT_BYTES
+    ) -> None:
+        self._content = content
+        self._location = location
+        self._tokens = tokens
+        self.limit = limit
+        self.since_token = 0  # every byte since the last event (when `tokens`)
+        self.since_item = 0  # bytes other than spaces and newlines since the last item ended
+        self.items = 0  # items ended so far, to name the one that is too long
+
+    @property
+    def size(self) -> int:
+        return self._content.size
+
+    def item_ended(self, items: int) -> None:
+        self.since_item = 0
+        self.items = items
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._content.read(size)
+        count = len(data)
+        self.since_item += count - data.count(b" ") - data.count(b"\n")
+        self.since_token += count
+        if self.since_item > self.limit or (self._tokens and self.since_token > self.limit):
+            raise CorruptBackup(
+                f"{self._location}, item {self.items + 1}: longer than {self.limit:,} bytes, "
+                "more than any item DynamoDB accepts can take as JSON"
+            )
+        return data
 
 
 def check_read(location: str, expected: Expected, reader: ObjectReader, items: int) -> None:
