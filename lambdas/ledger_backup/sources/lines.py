@@ -16,7 +16,6 @@ from ledger_backup.errors import CorruptBackup
 from ledger_backup.sources.base import ReadMeter, StoredItem
 from ledger_backup.storage.stores import BackupStore
 from ledger_backup.storage.streams import (
-    MAX_ITEM_TEXT_BYTES,
     ContentStream,
     Expected,
     check_read,
@@ -63,14 +62,15 @@ def decoded_lines(
     try:
         with reading(location):
             content = ContentStream(reader, gzip_only=line_format.gzip_only)
-            for line in content.lines():
-                if not line.endswith(b"\n"):
-                    if len(line) > MAX_ITEM_TEXT_BYTES:  # cut at the bound: never read on
-                        raise line_too_long(location, seen + 1)
-                    if whole_lines:
-                        raise CorruptBackup(
-                            f"{location}: last line is cut off (no newline): the file is truncated"
-                        )
+            for piece in content.lines():
+                # A piece without its newline is a long line's start, or the file's last line.
+                line = piece if piece.endswith(b"\n") else content.whole_line(piece)
+                if line is None:
+                    raise line_too_long(location, seen + 1)
+                if whole_lines and not line.endswith(b"\n"):
+                    raise CorruptBackup(
+                        f"{location}: last line is cut off (no newline): the file is truncated"
+                    )
                 try:
                     decoded = decode(line)
                 except ValueError as exc:

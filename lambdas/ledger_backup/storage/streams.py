@@ -37,17 +37,20 @@ _LINE_BUFFER = 64 * 1024  # of decompressed content: many lines per call, little
 # The most JSON text one valid item can take, so that a line (or a scan document's item) longer than
 # this is refused after reading this much, instead of being held whole: a small gzip can inflate
 # into one line of gigabytes. DynamoDB counts at most MAX_ITEM_BYTES (400 KB, ServiceQuotas.html,
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html) per item;
-# its DynamoDB JSON text is longest per counted byte for
-#   - a list of {"BOOL":false}: 15 characters (with the comma) per 2 counted bytes (1 for the value,
-#     1 for the list element), 7.5x; {"NULL":true} is 14 per 2, 7x;
-#   - a string of control characters: "\u0001" is 6 characters for 1 counted byte, 6x;
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html) per item,
+# names and values, a list or map member 1 byte more (see item_rules.item_size). DynamoDB JSON text
+# is longest per counted byte for
+#   - a list of one-member string sets {"SS":["\u0001"]}: 18 characters with the comma per 2 counted
+#     bytes, 9x; 21 with json.dumps's spaces, 10.5x ({"BOOL":false} is 7.5x, {"NULL":true} 7x);
+#   - names of control characters: "\u0001\u0002":{"BOOL":false}, is 29 characters for 3 bytes, and
+#     only 1,024 names are that short; longer names tend to 6x (one "\u0001" per byte);
 #   - B and BS: base64 is 4 characters per 3 bytes.
-# 400 KB x 7.5 = 3,072,000 bytes; the bound doubles that, for names and separators, and rounds up
-# to a power of two: 8 MiB. Scan documents' indentation is not counted against it (BoundedContent).
-_WORST_TEXT_PER_COUNTED_BYTE = (15, 2)  # {"BOOL":false}, in a list
-_WORST_ITEM_TEXT = MAX_ITEM_BYTES * _WORST_TEXT_PER_COUNTED_BYTE[0] // _WORST_TEXT_PER_COUNTED_BYTE[1]
-MAX_ITEM_TEXT_BYTES = 1 << (2 * _WORST_ITEM_TEXT - 1).bit_length()  # 8,388,608
+# The bound is 12x, rounded up to a whole MiB: 5 MiB. (Every byte of it may be held while a hostile
+# line is read, so it is kept near the worst case.) Scan documents' indentation is not counted
+# against it (BoundedContent).
+_WORST_TEXT_PER_COUNTED_BYTE = 12  # over the worst, 10.5x
+MAX_ITEM_TEXT_BYTES = -(-MAX_ITEM_BYTES * _WORST_TEXT_PER_COUNTED_BYTE // 2**20) * 2**20  # 5,242,880
+_LINE_PIECE = 1024 * 1024  # lines longer than this are read on piece by piece, up to the bound
 
 
 @dataclass(frozen=True)
@@ -185,12 +188,29 @@ class ContentStream:
     def __iter__(self) -> Iterator[bytes]:
         return self.lines()
 
-    def lines(self, limit: int = MAX_ITEM_TEXT_BYTES) -> Iterator[bytes]:
-        """Its lines, each cut at `limit` + 1 bytes: a longer one comes out without its newline.
+    def lines(self) -> Iterator[bytes]:
+        """Its lines; one longer than a piece comes cut, without its newline: see `whole_line`.
 
-        The caller tells such a line by its length (see `line_too_long`); the iterator stays in C.
+        The iterator stays in C: a line costs one readline call and no Python frame.
         """
-        return iter(partial(self._stream.readline, limit + 1), b"")
+        return iter(partial(self._stream.readline, _LINE_PIECE), b"")
+
+    def whole_line(self, start: bytes, limit: int = MAX_ITEM_TEXT_BYTES) -> bytes | None:
+        """`start`, a line from `lines` without its newline, with the rest of its line.
+
+        None once the line is longer than `limit`: reading stops there, with no more than that held.
+        A line that ends the content without a newline comes back without one.
+        """
+        pieces = [start]
+        total = len(start)
+        piece = start
+        while piece and not piece.endswith(b"\n"):
+            if total > limit:
+                return None
+            piece = self._stream.readline(min(_LINE_PIECE, limit + 1 - total))
+            pieces.append(piece)
+            total += len(piece)
+        return b"".join(pieces) if total <= limit + 1 else None
 
 
 def line_too_long(location: str, line_number: int) -> CorruptBackup:
