@@ -1,10 +1,12 @@
 """Finding backups: what a user points at (manifest key or folder), and which backups are complete."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from ledger_backup.catalog import latest_backup, list_backups, load_backup, survey
+from ledger_backup.cli import main
 from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup
 from ledger_backup.manifest import DataFile, Manifest
 from ledger_backup.schema import TableSchema
@@ -207,3 +209,16 @@ def test_a_finish_time_that_is_not_a_time_makes_the_manifest_unreadable(store: L
     catalog = survey(store, "backups/", "ledger")
     assert [b.folder for b in catalog.backups] == [OLD]
     assert "finished_at 'yesterday' is not an ISO 8601 time" in catalog.unreadable[0].problem
+
+
+def test_cli_list_names_an_unreadable_backup_and_lists_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = LocalStore(tmp_path)
+    write_backup(store, "ledger/2026-11-24T03-00-00.000Z/", 2)
+    store.put("ledger/2026-11-25T03-00-00.000Z/manifest.json", b"{not json")
+    assert main(["list", "ledger", "--in", str(tmp_path)]) in (0, None)
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["status"], row.get("items")) for row in rows] == [("complete", 2), ("unreadable", None)]
+    assert rows[1]["backup"] == str(tmp_path / "ledger/2026-11-25T03-00-00.000Z/manifest.json")
+    assert "is not valid JSON" in rows[1]["problem"]
