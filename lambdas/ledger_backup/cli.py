@@ -31,7 +31,7 @@ from ledger_backup.aws.clients import dynamodb_client
 from ledger_backup.aws.errors import error_code
 from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.backup.scan_json_writer import write_scan_json
-from ledger_backup.catalog import list_backups
+from ledger_backup.catalog import survey
 from ledger_backup.contract import DEFAULT_BACKUP_PREFIX, DEFAULT_RESTORE_WRITERS, DEFAULT_SCAN_SEGMENTS
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
 from ledger_backup.names import check_table_name
@@ -173,9 +173,11 @@ def _table_schema(dynamodb: "DynamoDBClient", source: Source, table_name: str) -
 
 def cmd_list(args: argparse.Namespace) -> None:
     store, prefix = _store_prefix(args.location)
-    rows = [
+    catalog = survey(store, prefix, args.table)
+    rows: list[dict[str, Any]] = [
         {
             "backup": store.location(b.manifest_key),
+            "status": "complete",
             "started_at": b.manifest.started_at,
             "finished_at": b.manifest.finished_at,
             "items": b.manifest.item_count,
@@ -183,7 +185,11 @@ def cmd_list(args: argparse.Namespace) -> None:
             "uncompressed_bytes": b.manifest.uncompressed_bytes,
             "files": len(b.manifest.files),
         }
-        for b in list_backups(store, prefix, args.table)
+        for b in catalog.backups
+    ]
+    rows += [  # named, not fatal: one bad manifest must not hide the others
+        {"backup": store.location(u.manifest_key), "status": "unreadable", "problem": u.problem}
+        for u in catalog.unreadable
     ]
     _print(rows)
 

@@ -6,6 +6,7 @@ whose numbers disagree with its files, marks a corrupt backup. Both are refused.
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger_backup.errors import CorruptBackup
@@ -62,6 +63,11 @@ class Manifest:
         return sum(f.item_count for f in self.files)
 
     @property
+    def finished(self) -> datetime:
+        """When the backup finished, as recorded: what orders backups (a folder's name is not trusted)."""
+        return _time(self.finished_at)
+
+    @property
     def compressed_bytes(self) -> int:
         return sum(f.compressed_bytes for f in self.files)
 
@@ -109,6 +115,7 @@ class Manifest:
                 total_segments=_count(document["total_segments"]),
                 files=[DataFile.from_json(f) for f in document["files"]],
             )
+            _time(manifest.finished_at)
             declared = (
                 _count(document["item_count"]),
                 _count(document["compressed_bytes"]),
@@ -129,6 +136,15 @@ def _str(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {value!r}")
     return value
+
+
+def _time(value: str) -> datetime:
+    """An ISO 8601 time; one without a zone is taken as UTC (backups record theirs in UTC)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"finished_at {value!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _count(value: object) -> int:

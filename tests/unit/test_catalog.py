@@ -1,10 +1,12 @@
 """Finding backups: what a user points at (manifest key or folder), and which backups are complete."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from ledger_backup.catalog import latest_backup, list_backups, load_backup
+from ledger_backup.catalog import latest_backup, list_backups, load_backup, survey
+from ledger_backup.cli import main
 from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup
 from ledger_backup.manifest import DataFile, Manifest
 from ledger_backup.schema import TableSchema
@@ -16,7 +18,14 @@ SCHEMA = TableSchema(
 )
 
 
-def write_backup(store: LocalStore, folder: str, items: int, *, complete: bool = True) -> Manifest:
+def write_backup(
+    store: LocalStore,
+    folder: str,
+    items: int,
+    *,
+    complete: bool = True,
+    finished_at: str = "2026-11-25T03:01:00+00:00",
+) -> Manifest:
     """A backup folder with one data file (contents do not matter here) and, if complete, its manifest."""
     entry = DataFile(
         key="data/segment-0000-part-0000-w1.json.gz",
@@ -31,7 +40,7 @@ def write_backup(store: LocalStore, folder: str, items: int, *, complete: bool =
         table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/ledger",
         schema=SCHEMA,
         started_at="2026-11-25T03:00:00+00:00",
-        finished_at="2026-11-25T03:01:00+00:00",
+        finished_at=finished_at,
         total_segments=1,
         files=[entry],
     )
@@ -147,15 +156,69 @@ def test_latest_backup_of_nothing_names_the_table_and_where(store: LocalStore) -
         latest_backup(store, "backups/", "ledger")
 
 
-def test_a_corrupt_newest_manifest_is_an_error_not_a_fallback(store: LocalStore) -> None:
+def test_a_corrupt_newest_manifest_is_skipped_and_named_not_fatal(store: LocalStore) -> None:
     write_backup(store, OLD, 1)
     store.put(NEW + "manifest.json", b'{"format": "ledger-backup", "format_version": 1}')
-    with pytest.raises(CorruptBackup, match=r"2026-11-25T03-00-00\.000Z/manifest\.json is malformed"):
+    catalog = survey(store, "backups/", "ledger")
+    assert [b.folder for b in catalog.backups] == [OLD]
+    assert [u.folder for u in catalog.unreadable] == [NEW]
+    assert "2026-11-25T03-00-00.000Z/manifest.json is malformed" in catalog.unreadable[0].problem
+    assert latest_backup(store, "backups/", "ledger").folder == OLD
+    assert catalog.skipped(store) == (
+        f"skipped {store.location(NEW + 'manifest.json')}: its manifest cannot be read "
+        f"({catalog.unreadable[0].problem})",
+    )
+
+
+def test_list_backups_goes_on_past_unreadable_manifests(store: LocalStore) -> None:
+    write_backup(store, NEW, 3)
+    store.put(OLD + "manifest.json", b"")
+    store.put(MID + "manifest.json", b"{not json")
+    catalog = survey(store, "backups/", "ledger")
+    assert [b.folder for b in list_backups(store, "backups/", "ledger")] == [NEW]
+    assert [(u.folder, u.problem.split(" is ")[-1][:14]) for u in catalog.unreadable] == [
+        (OLD, "not valid JSON"),
+        (MID, "not valid JSON"),
+    ]
+
+
+def test_only_unreadable_manifests_is_not_found_and_says_how_many(store: LocalStore) -> None:
+    store.put(OLD + "manifest.json", b"")
+    with pytest.raises(BackupNotFound, match=r"no complete backup .* \(1 with an unreadable manifest\)"):
         latest_backup(store, "backups/", "ledger")
 
 
-def test_list_backups_reports_a_corrupt_manifest_rather_than_hiding_it(store: LocalStore) -> None:
-    write_backup(store, NEW, 3)
-    store.put(OLD + "manifest.json", b"")
-    with pytest.raises(CorruptBackup, match=r"2026-11-23T03-00-00\.000Z/manifest\.json"):
-        list_backups(store, "backups/", "ledger")
+def test_the_newest_is_the_latest_recorded_finish_not_the_folder_name(store: LocalStore) -> None:
+    """A folder named by hand (or copied in) with a later name does not win by its name."""
+    write_backup(store, OLD, 1, finished_at="2026-11-26T03:01:00+00:00")
+    write_backup(store, NEW, 3, finished_at="2026-11-25T03:01:00+00:00")
+    write_backup(store, "backups/ledger/zzz-by-hand/", 7, finished_at="2026-11-20T00:00:00+00:00")
+    write_backup(store, MID, 2, finished_at="2026-11-26T04:01:00+01:00")  # 03:01 UTC, same as OLD
+    assert [b.folder for b in list_backups(store, "backups/", "ledger")] == [
+        MID,  # the same time as OLD: the folder's name only breaks the tie
+        OLD,
+        NEW,
+        "backups/ledger/zzz-by-hand/",
+    ]
+    assert latest_backup(store, "backups/", "ledger").folder == MID
+
+
+def test_a_finish_time_that_is_not_a_time_makes_the_manifest_unreadable(store: LocalStore) -> None:
+    write_backup(store, NEW, 3, finished_at="yesterday")
+    write_backup(store, OLD, 1)
+    catalog = survey(store, "backups/", "ledger")
+    assert [b.folder for b in catalog.backups] == [OLD]
+    assert "finished_at 'yesterday' is not an ISO 8601 time" in catalog.unreadable[0].problem
+
+
+def test_cli_list_names_an_unreadable_backup_and_lists_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = LocalStore(tmp_path)
+    write_backup(store, "ledger/2026-11-24T03-00-00.000Z/", 2)
+    store.put("ledger/2026-11-25T03-00-00.000Z/manifest.json", b"{not json")
+    assert main(["list", "ledger", "--in", str(tmp_path)]) in (0, None)
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["status"], row.get("items")) for row in rows] == [("complete", 2), ("unreadable", None)]
+    assert rows[1]["backup"] == str(tmp_path / "ledger/2026-11-25T03-00-00.000Z/manifest.json")
+    assert "is not valid JSON" in rows[1]["problem"]

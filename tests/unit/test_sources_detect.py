@@ -12,7 +12,7 @@ from devtools.legacy_formats import write_aws_export, write_scan_json
 from ledger_backup import layout
 from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.codec import encode_line
-from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup
+from ledger_backup.errors import BackupNotFound, IncompleteBackup
 from ledger_backup.manifest import Manifest
 from ledger_backup.restore.verify import verify_source
 from ledger_backup.schema import TableSchema
@@ -122,9 +122,13 @@ def test_latest_is_the_newest_complete_backup(store: LocalStore) -> None:
         open_latest(store, "backups/", "payments")
 
 
-def test_latest_with_a_corrupt_newest_manifest_says_so(store: LocalStore) -> None:
-    write_ledger_backup(store, edge_items()[:2], datetime(2026, 2, 13, tzinfo=UTC))
+def test_latest_skips_a_corrupt_manifest_and_names_it_in_the_notes(store: LocalStore) -> None:
+    older = write_ledger_backup(store, edge_items()[:2], datetime(2026, 2, 13, tzinfo=UTC))
     newest = write_ledger_backup(store, edge_items()[:3], datetime(2026, 2, 14, tzinfo=UTC))
     store.put(newest, b"{}")
-    with pytest.raises(CorruptBackup, match="is not a ledger-backup manifest"):
-        open_latest(store, "backups/", "ledger")
+    source = open_latest(store, "backups/", "ledger")
+    assert source.location == store.location(older)
+    assert source.notes[-1] == (
+        f"skipped {store.location(newest)}: its manifest cannot be read "
+        f"({store.location(newest)} is not a ledger-backup manifest)"
+    )

@@ -1,6 +1,7 @@
 """The two backup stores: a local folder (LocalStore) and an S3 bucket (S3Store), same behaviour."""
 
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -120,7 +121,9 @@ def test_list_keys_skips_hidden_and_partial_files(tmp_path: Path) -> None:
     upload = store.open_upload("f/data/b")
     upload.write(b"half")
     (tmp_path / "f" / ".DS_Store").write_bytes(b"")
-    assert files_on_disk(tmp_path) == ["f/.DS_Store", "f/data/.b.partial", "f/data/a"]
+    on_disk = files_on_disk(tmp_path)
+    assert (on_disk[0], on_disk[2]) == ("f/.DS_Store", "f/data/a")
+    assert re.fullmatch(r"f/data/\.b\.[0-9a-f]{32}\.partial", on_disk[1])
     assert list(store.list_keys("f/")) == ["f/data/a"]
     upload.abort()
 
@@ -389,3 +392,25 @@ def test_stubbed_delete_sends_quiet_batches(stubbed: "tuple[S3Client, Stubber]")
     with stubber:
         S3Store(client, "bkt").delete(keys)
     stubber.assert_no_pending_responses()
+
+
+def test_two_uploads_of_one_key_each_write_their_own_file_and_one_wins_whole(tmp_path: Path) -> None:
+    """Uploads of one key at once (two writers of a manifest) never mix their bytes."""
+    store = LocalStore(tmp_path)
+    first, second = store.open_upload("f/manifest.json"), store.open_upload("f/manifest.json")
+    first.write(b"first " * 1000)
+    second.write(b"second")
+    first.commit()
+    assert store.get("f/manifest.json") == b"first " * 1000
+    second.commit()
+    assert store.get("f/manifest.json") == b"second"
+    assert files_on_disk(tmp_path) == ["f/manifest.json"]
+
+
+def test_a_put_that_fails_keeps_the_earlier_file_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.put("f/manifest.json", b"old")
+    with pytest.raises(TypeError):
+        store.put("f/manifest.json", "not bytes")  # type: ignore[arg-type]
+    assert store.get("f/manifest.json") == b"old"
+    assert files_on_disk(tmp_path) == ["f/manifest.json"]

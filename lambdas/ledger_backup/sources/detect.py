@@ -5,10 +5,12 @@ a folder), and otherwise by the object's first bytes (gzip or not, then the firs
 keys), never by a file extension a person may have chosen.
 """
 
+from dataclasses import replace
+
 import ijson
 
 from ledger_backup import layout
-from ledger_backup.catalog import latest_backup
+from ledger_backup.catalog import latest_of, survey
 from ledger_backup.sources.aws_export import SUMMARY_NAME, open_aws_export
 from ledger_backup.sources.base import NotABackup, Source
 from ledger_backup.sources.ledger import ledger_source, open_ledger
@@ -45,8 +47,13 @@ def open_source(store: BackupStore, key: str) -> Source:
 
 
 def open_latest(store: BackupStore, prefix: str, table_name: str) -> Source:
-    """The newest complete backup of `table_name` under `prefix` (this tool's backups only)."""
-    return ledger_source(store, latest_backup(store, prefix, table_name))
+    """The newest complete backup of `table_name` under `prefix` (this tool's backups only).
+
+    Backups whose manifest cannot be read are skipped, and named in the source's notes.
+    """
+    catalog = survey(store, prefix, table_name)
+    source = ledger_source(store, latest_of(store, prefix, table_name, catalog))
+    return replace(source, notes=source.notes + catalog.skipped(store))
 
 
 def _top_level_keys(store: BackupStore, key: str) -> tuple[str, list[str]]:

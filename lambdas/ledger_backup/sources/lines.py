@@ -15,7 +15,14 @@ from ledger_backup.codec import decode_stored_line
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.sources.base import ReadMeter, StoredItem
 from ledger_backup.storage.stores import BackupStore
-from ledger_backup.storage.streams import ContentStream, Expected, check_read, open_object, reading
+from ledger_backup.storage.streams import (
+    ContentStream,
+    Expected,
+    check_read,
+    line_too_long,
+    open_object,
+    reading,
+)
 
 T = TypeVar("T")
 
@@ -55,7 +62,11 @@ def decoded_lines(
     try:
         with reading(location):
             content = ContentStream(reader, gzip_only=line_format.gzip_only)
-            for line in content:
+            for piece in content.lines():
+                # A piece without its newline is a long line's start, or the file's last line.
+                line = piece if piece.endswith(b"\n") else content.whole_line(piece)
+                if line is None:
+                    raise line_too_long(location, seen + 1)
                 if whole_lines and not line.endswith(b"\n"):
                     raise CorruptBackup(
                         f"{location}: last line is cut off (no newline): the file is truncated"

@@ -20,10 +20,19 @@ from ledger_backup.codec import Item, item_from_document
 from ledger_backup.errors import CorruptBackup, IncompleteBackup
 from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
 from ledger_backup.storage.stores import BackupStore
-from ledger_backup.storage.streams import ContentStream, Expected, check_read, open_object, reading
+from ledger_backup.storage.streams import (
+    BoundedContent,
+    ContentStream,
+    Expected,
+    check_read,
+    open_object,
+    reading,
+)
 
 ITEMS_PREFIX = "Items.item"
 _SUMMARY_PREFIXES = frozenset({"", "Items", "Count", "ScannedCount", "NextToken", "LastEvaluatedKey"})
+_WITHIN_ITEM = frozenset({"start_map", "start_array", "map_key"})  # at ITEMS_PREFIX: the item goes on
+_TEXT = frozenset({"string", "map_key"})
 _PARSE_BUFFER = 256 * 1024
 INTEGRITY = "JSON structure and the document's Count (the scan format has no checksums)"
 
@@ -45,8 +54,19 @@ def read_summary(store: BackupStore, key: str) -> ScanSummary:
     events: list[tuple[str, str, Any]] = []
     try:
         with reading(location):
-            stream = ContentStream(reader)
-            events = [e for e in ijson.parse(stream, buf_size=_PARSE_BUFFER) if e[0] in _SUMMARY_PREFIXES]
+            bounded = BoundedContent(ContentStream(reader), location, tokens=True)
+            items = 0
+            for event in ijson.parse(bounded, buf_size=_PARSE_BUFFER):
+                bounded.since_token = 0
+                prefix = event[0]
+                if prefix in _SUMMARY_PREFIXES:
+                    events.append(event)
+                    bounded.item_ended(items)
+                elif prefix == ITEMS_PREFIX and event[1] not in _WITHIN_ITEM:
+                    items += 1
+                    bounded.item_ended(items)
+                elif event[1] in _TEXT:  # its spaces too: a string is held whole, not skipped
+                    bounded.since_item += len(event[2])
     finally:
         reader.close()
     if not events or events[0][1] != "start_map":
@@ -143,9 +163,10 @@ class ScanJsonPart:
         seen = 0
         try:
             with reading(location):
-                stream = ContentStream(reader)
+                stream = BoundedContent(ContentStream(reader), location, tokens=False)
                 for document in ijson.items(stream, ITEMS_PREFIX, buf_size=_PARSE_BUFFER):
                     seen += 1
+                    stream.item_ended(seen)
                     try:
                         item = item_from_document(document)
                     except ValueError as exc:

@@ -128,13 +128,22 @@ class S3Store:
         )
 
 
+def _partial_path(path: Path) -> Path:
+    """A hidden file beside `path`, of its own for each writer (list_keys skips hidden names)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+
+
 class _LocalUpload:
-    """Writes to a hidden temporary file and renames it into place on commit."""
+    """Writes to a hidden temporary file and renames it into place on commit.
+
+    The rename (os.replace, in the same folder) is atomic: a reader sees the old file or the new
+    one, whole, never a cut-off one, and two writers of one key each write their own temp file.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._final = path
-        self._partial = path.with_name(f".{path.name}.partial")
+        self._partial = _partial_path(path)
         self._file = self._partial.open("wb")
 
     def write(self, data: bytes) -> int:
@@ -171,9 +180,14 @@ class LocalStore:
         return _LocalUpload(self._path(key))
 
     def put(self, key: str, data: bytes) -> None:
+        """Whole or not at all (see _LocalUpload): a manifest replaced in place is never half-written."""
         upload = self.open_upload(key)
-        upload.write(data)
-        upload.commit()
+        try:
+            upload.write(data)
+            upload.commit()
+        except BaseException:
+            upload.abort()
+            raise
 
     def put_new(self, key: str, data: bytes) -> None:
         """Whole or not at all: the data goes to a hidden file first, then is linked into place.
@@ -183,7 +197,7 @@ class LocalStore:
         """
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        partial = _partial_path(path)
         try:
             partial.write_bytes(data)
             os.link(partial, path)

@@ -18,11 +18,13 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, BinaryIO
 
 import ijson
 
 from ledger_backup.errors import CorruptBackup
+from ledger_backup.item_rules import MAX_ITEM_BYTES
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -31,6 +33,24 @@ if TYPE_CHECKING:
 GZIP_MAGIC = b"\x1f\x8b"
 _BUFFER = 1024 * 1024  # of the object's bytes
 _LINE_BUFFER = 64 * 1024  # of decompressed content: many lines per call, little memory held
+
+# The most JSON text one valid item can take, so that a line (or a scan document's item) longer than
+# this is refused after reading this much, instead of being held whole: a small gzip can inflate
+# into one line of gigabytes. DynamoDB counts at most MAX_ITEM_BYTES (400 KB, ServiceQuotas.html,
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html) per item,
+# names and values, a list or map member 1 byte more (see item_rules.item_size). DynamoDB JSON text
+# is longest per counted byte for
+#   - a list of one-member string sets {"SS":["\u0001"]}: 18 characters with the comma per 2 counted
+#     bytes, 9x; 21 with json.dumps's spaces, 10.5x ({"BOOL":false} is 7.5x, {"NULL":true} 7x);
+#   - names of control characters: "\u0001\u0002":{"BOOL":false}, is 29 characters for 3 bytes, and
+#     only 1,024 names are that short; longer names tend to 6x (one "\u0001" per byte);
+#   - B and BS: base64 is 4 characters per 3 bytes.
+# The bound is 12x, rounded up to a whole MiB: 5 MiB. (Every byte of it may be held while a hostile
+# line is read, so it is kept near the worst case.) Scan documents' indentation is not counted
+# against it (BoundedContent).
+_WORST_TEXT_PER_COUNTED_BYTE = 12  # over the worst, 10.5x
+MAX_ITEM_TEXT_BYTES = -(-MAX_ITEM_BYTES * _WORST_TEXT_PER_COUNTED_BYTE // 2**20) * 2**20  # 5,242,880
+_LINE_PIECE = 1024 * 1024  # lines longer than this are read on piece by piece, up to the bound
 
 
 @dataclass(frozen=True)
@@ -166,7 +186,83 @@ class ContentStream:
         return self._stream.read(size)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._stream)
+        return self.lines()
+
+    def lines(self) -> Iterator[bytes]:
+        """Its lines; one longer than a piece comes cut, without its newline: see `whole_line`.
+
+        The iterator stays in C: a line costs one readline call and no Python frame.
+        """
+        return iter(partial(self._stream.readline, _LINE_PIECE), b"")
+
+    def whole_line(self, start: bytes, limit: int = MAX_ITEM_TEXT_BYTES) -> bytes | None:
+        """`start`, a line from `lines` without its newline, with the rest of its line.
+
+        None once the line is longer than `limit`: reading stops there, with no more than that held.
+        A line that ends the content without a newline comes back without one.
+        """
+        pieces = [start]
+        total = len(start)
+        piece = start
+        while piece and not piece.endswith(b"\n"):
+            if total > limit:
+                return None
+            piece = self._stream.readline(min(_LINE_PIECE, limit + 1 - total))
+            pieces.append(piece)
+            total += len(piece)
+        return b"".join(pieces) if total <= limit + 1 else None
+
+
+def line_too_long(location: str, line_number: int) -> CorruptBackup:
+    """A line longer than any valid item's JSON: it is refused, not read on (see MAX_ITEM_TEXT_BYTES)."""
+    return CorruptBackup(
+        f"{location}, line {line_number}: longer than {MAX_ITEM_TEXT_BYTES:,} bytes, "
+        "more than any item DynamoDB accepts can take as JSON"
+    )
+
+
+class BoundedContent:
+    """A ContentStream for ijson that refuses to read on once one item or token has taken too much.
+
+    ijson holds a whole token (yajl) and ijson.items a whole item in memory, so each read counts
+    the bytes since the reader last heard of a boundary, and one that takes them past `limit`
+    raises instead. Items are counted without spaces and newlines: the AWS CLI indents by four per
+    level, so a deep item's text is mostly indentation, which costs the parser nothing. A string of
+    spaces does cost memory, so the shape pass (scan_json.read_summary) also bounds every token,
+    spaces included, and adds the length of each string to its item's count; the item pass only
+    runs on a document that passed it.
+    """
+
+    def __init__(
+        self, content: ContentStream, location: str, *, tokens: bool, limit: int = MAX_ITEM_TEXT_BYTES
+    ) -> None:
+        self._content = content
+        self._location = location
+        self._tokens = tokens
+        self.limit = limit
+        self.since_token = 0  # every byte since the last event (when `tokens`)
+        self.since_item = 0  # bytes other than spaces and newlines since the last item ended
+        self.items = 0  # items ended so far, to name the one that is too long
+
+    @property
+    def size(self) -> int:
+        return self._content.size
+
+    def item_ended(self, items: int) -> None:
+        self.since_item = 0
+        self.items = items
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._content.read(size)
+        count = len(data)
+        self.since_item += count - data.count(b" ") - data.count(b"\n")
+        self.since_token += count
+        if self.since_item > self.limit or (self._tokens and self.since_token > self.limit):
+            raise CorruptBackup(
+                f"{self._location}, item {self.items + 1}: longer than {self.limit:,} bytes, "
+                "more than any item DynamoDB accepts can take as JSON"
+            )
+        return data
 
 
 def check_read(location: str, expected: Expected, reader: ObjectReader, items: int) -> None:
