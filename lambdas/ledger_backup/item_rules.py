@@ -161,7 +161,7 @@ def _set_problem(tag: str, members: list[Any]) -> str | None:
     if not members:
         return f"{tag} is empty; DynamoDB does not store empty sets"
     member_type = _SET_MEMBER_TYPES[tag]
-    if not all(type(m) is member_type for m in members):
+    if set(map(type, members)) != {member_type}:
         return f"{tag} members must all be {'bytes' if member_type is bytes else 'strings'}"
     if tag == "NS":
         return _number_set_problem(members)
@@ -197,6 +197,7 @@ def _shape_problem(value: Any) -> str:
 
 def _check_level(level: list[Any], below: list[Any]) -> None:
     """Check the values of one nesting level and queue the next level's (the members of its M and L)."""
+    extend = below.extend
     for value in level:
         try:
             # A dict's one key, then its value: what a non-dict or a dict of 0 or 2+ members cannot give.
@@ -210,20 +211,20 @@ def _check_level(level: list[Any], below: list[Any]) -> None:
         if kind is str:
             if tag == "S":
                 continue
-            # Plain digits, or digits with one point, within 38 characters: a number always in range.
+            # Decimal digits, or ASCII digits with one point, within 38 characters: a number always in
+            # range. (DynamoDB reads digits of other scripts too, as the note on numbers below says.)
             if (
                 tag == "N"
                 and len(inner) <= _MAX_DIGITS
-                and inner.isascii()
-                and inner.replace(".", "", 1).isdigit()
+                and (inner.isdecimal() or (inner.isascii() and inner.replace(".", "", 1).isdigit()))
             ):
                 continue
         elif kind is dict:
             if tag == "M" and "" not in inner:
-                below.extend(inner.values())
+                extend(inner.values())
                 continue
         elif kind is list and tag == "L":
-            below.extend(inner)
+            extend(inner)
             continue
         problem = _value_problem(value, tag, inner)
         if problem is not None:
