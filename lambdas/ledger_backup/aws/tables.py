@@ -1,7 +1,13 @@
 """A table as the backup and the checks read it: its description (a clear error when it is missing),
-its schema, and its items by a consistent, paginated Scan."""
+its schema, its items by a consistent, paginated Scan (one segment or several in parallel), and
+chosen items by BatchGetItem."""
 
-from collections.abc import Iterator, Mapping
+import contextlib
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -70,3 +76,89 @@ def table_items(dynamodb: "DynamoDBClient", table_name: str, page_size: int | No
     )
     for page in pages:
         yield from page.get("Items", [])
+
+
+_DONE = object()  # a segment's thread queues it once its last page is in
+
+
+class _SegmentScans:
+    """Threads paging through the segments of one Scan into one bounded queue of pages."""
+
+    def __init__(self, dynamodb: "DynamoDBClient", arguments: dict[str, Any], segments: int) -> None:
+        self._dynamodb = dynamodb
+        self._arguments = arguments
+        self._segments = segments
+        self.pages: queue.Queue[Any] = queue.Queue(maxsize=2 * segments)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._scan, args=(n,), daemon=True) for n in range(segments)]
+
+    def _scan(self, segment: int) -> None:
+        try:
+            arguments = {**self._arguments, "Segment": segment, "TotalSegments": self._segments}
+            for page in self._dynamodb.get_paginator("scan").paginate(**arguments):
+                if self._stop.is_set():
+                    break
+                self.pages.put(page.get("Items", []))
+            self.pages.put(_DONE)
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self.pages.put(exc)
+
+    def items(self) -> Iterator[Item]:
+        for thread in self._threads:
+            thread.start()
+        running = self._segments
+        try:
+            while running:
+                page = self.pages.get()
+                if page is _DONE:
+                    running -= 1
+                elif isinstance(page, BaseException):
+                    raise page
+                else:
+                    yield from page
+        finally:
+            self._stop.set()
+            while any(thread.is_alive() for thread in self._threads):  # let blocked puts through
+                with contextlib.suppress(queue.Empty):
+                    self.pages.get(timeout=0.05)
+
+
+def parallel_table_items(
+    dynamodb: "DynamoDBClient", table_name: str, segments: int = 4, *, projection: str | None = None
+) -> Iterator[Item]:
+    """Every item of the table by a consistent parallel Scan, `segments` threads, pages in any order.
+
+    Each thread pages through its segment (Limit of about 1 MB, as `table_items`) into a queue of
+    a few pages, so memory stays bounded while the caller works through the items. `projection`:
+    a ProjectionExpression of plain attribute names (such as the key names) to read only those.
+    A segment's error is raised here, once the other threads have stopped.
+    """
+    table = require_table(dynamodb, table_name)
+    arguments: dict[str, Any] = {
+        "TableName": table_name,
+        "ConsistentRead": True,
+        "PaginationConfig": {"PageSize": scan_page_size(table)},
+    }
+    if projection is not None:
+        arguments["ProjectionExpression"] = projection
+    return _SegmentScans(dynamodb, arguments, segments).items()
+
+
+_GET_BATCH = 100  # BatchGetItem's limit
+
+
+def table_items_by_key(dynamodb: "DynamoDBClient", table_name: str, keys: Sequence[Item]) -> Iterator[Item]:
+    """The items of `keys` that the table holds (consistent reads), 100 keys per BatchGetItem.
+
+    UnprocessedKeys (a throttled share of a call that succeeded) are asked again, with backoff.
+    """
+    for start in range(0, len(keys), _GET_BATCH):
+        request: Any = {table_name: {"Keys": list(keys[start : start + _GET_BATCH]), "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            yield from response.get("Responses", {}).get(table_name, [])
+            request = response.get("UnprocessedKeys") or None
+            if request:
+                attempt += 1
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311

@@ -10,7 +10,7 @@ sets have no order; numbers in one spelling per value (DynamoDB answers "1.5" fo
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
@@ -77,3 +77,22 @@ class ContentDigest:
     @property
     def hexdigest(self) -> str:
         return f"{self._sum:064x}"
+
+
+def canonical_value_text(value: dict[str, Any]) -> str:
+    """One attribute value's canonical JSON text (as in `canonical_bytes`): equal values, equal texts."""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_key_text(item: Item, key_names: Sequence[str]) -> str:
+    """The item's key as DynamoDB JSON text, one spelling per key (B as base64, N canonical).
+
+    The text is the key's identity in a plan and the `key` of a report line; it parses back into
+    a key object (`{"book_id": {"S": "..."}}`) that a keys file or GetItem takes as it is.
+    """
+    return json.dumps(
+        {name: _canonical(item[name]) for name in key_names},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )

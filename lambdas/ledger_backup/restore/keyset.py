@@ -44,16 +44,29 @@ class KeyDigests:
         self._seen: set[int] = set()
         self._fresh: array[int] | None = array("Q") if journaled else None
 
-    def add(self, item: Item) -> None:
-        """Count `item` as a duplicate when an earlier item had its key; call it once per item, in order."""
+    def digest(self, item: Item) -> int | None:
+        """The digest of `item`'s key, or None when the item lacks a key attribute."""
         parts = []
         for name in self.key_names:
             value = item.get(name)
             if not value:
-                return  # no key: ItemRules refuses the item before this matters
+                return None  # no key: ItemRules refuses the item before this matters
             tag, inner = next(iter(value.items()))
             parts.append(_value_bytes(tag, inner))
-        digest = int.from_bytes(hashlib.blake2b(b"".join(parts), digest_size=8).digest(), "big")
+        return int.from_bytes(hashlib.blake2b(b"".join(parts), digest_size=8).digest(), "big")
+
+    def __contains__(self, item: object) -> bool:
+        """Whether the key of `item` (an item or a key object) was added."""
+        if not isinstance(item, dict):
+            return False
+        digest = self.digest(item)
+        return digest is not None and digest in self._seen
+
+    def add(self, item: Item) -> None:
+        """Count `item` as a duplicate when an earlier item had its key; call it once per item, in order."""
+        digest = self.digest(item)
+        if digest is None:
+            return
         seen = self._seen
         if digest in seen:
             self.duplicates += 1
