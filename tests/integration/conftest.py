@@ -1,14 +1,17 @@
 """Integration fixtures: a ledger table, an edge-case table, and the functions' environment."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from devtools.edge_items import edge_items
 from devtools.tables import create_ledger_table, create_table, load_items
+from ledger_backup.storage.stores import LocalStore
 from runtime import continuation
 from tests.conftest import configure_functions
+from tests.integration.incidents import ledger_after_a_bad_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -84,3 +87,11 @@ def self_invocations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     monkeypatch.setattr(continuation, "invoke_self_async", lambda _context, payload: sent.append(payload))
     return sent
+
+
+@pytest.fixture
+def incident(
+    dynamodb: "DynamoDBClient", unique_name: str, tmp_path: Path
+) -> tuple[str, LocalStore, str, Any]:
+    """The 399-book ledger backed up, then 7 books deleted, 5 changed, 3 junk rows added."""
+    return ledger_after_a_bad_day(dynamodb, unique_name, tmp_path)

@@ -5,76 +5,26 @@ attributes that differ for a changed book. DynamoDB Local and a backup in a loca
 
 import io
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from devtools.ledger_items import ledger_items
-from devtools.tables import create_table, load_items
-from ledger_backup.backup.run import run_backup
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.restore.plan import make_plan
 from ledger_backup.restore.selection import selection_from_keys, selection_from_lines
-from ledger_backup.schema import key_schema_from_json
 from ledger_backup.sources import open_source
 from ledger_backup.storage.stores import LocalStore
+from tests.integration.incidents import BOOKS, SCHEMA
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 pytestmark = pytest.mark.integration
 
-BOOKS = 399
-SCHEMA = key_schema_from_json([{"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}])
+Incident = tuple[str, LocalStore, str, Any]
 
 
-def book_key(item: dict[str, Any]) -> dict[str, Any]:
-    return {"book_id": item["book_id"]}
-
-
-def bad_day(dynamodb: "DynamoDBClient", table: str, books: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Delete 7 books, change 5 (status, or a nested step, or a set member), add 3 junk rows."""
-    deleted = {b["book_id"]["S"] for b in books[10:17]}
-    for book_id in deleted:
-        dynamodb.delete_item(TableName=table, Key={"book_id": {"S": book_id}})
-    changed = {}
-    for n, original in enumerate(books[100:105]):
-        book = json.loads(json.dumps(original))
-        if n % 3 == 0:
-            book["status"] = {"S": "failed"}
-            changed[book["book_id"]["S"]] = ["status"]
-        elif n % 3 == 1:
-            book["steps"]["M"]["toc_parse"]["M"]["attempts"] = {"N": "9"}
-            changed[book["book_id"]["S"]] = ["steps"]
-        else:
-            book["song_titles"] = {"SS": [*book["song_titles"]["SS"], "Junk Title"]}
-            book["junk"] = {"BOOL": True}
-            changed[book["book_id"]["S"]] = ["junk", "song_titles"]
-        dynamodb.put_item(TableName=table, Item=book)
-    added = {f"junk-{n}" for n in range(3)}
-    for book_id in added:
-        dynamodb.put_item(TableName=table, Item={"book_id": {"S": book_id}, "status": {"S": "junk"}})
-    return {"missing": deleted, "changed": set(changed), "extra": added, "attributes": changed}  # type: ignore[dict-item]
-
-
-@pytest.fixture
-def incident(
-    dynamodb: "DynamoDBClient", unique_name: str, tmp_path: Path
-) -> tuple[str, LocalStore, str, Any]:
-    table = f"ledger-{unique_name}"
-    create_table(dynamodb, table, hash_key="book_id")
-    books = list(ledger_items(BOOKS))
-    load_items(dynamodb, table, books)
-    store = LocalStore(tmp_path)
-    backup = run_backup(dynamodb, store, table)
-    truth = bad_day(dynamodb, table, books)
-    return table, store, backup.manifest_key, truth
-
-
-def test_plan_counts_each_change_and_reports_each_key(
-    dynamodb: "DynamoDBClient", incident: tuple[str, LocalStore, str, Any]
-) -> None:
+def test_plan_counts_each_change_and_reports_each_key(dynamodb: "DynamoDBClient", incident: Incident) -> None:
     table, store, manifest_key, truth = incident
     report = io.BytesIO()
     plan = make_plan(dynamodb, open_source(store, manifest_key), table, SCHEMA, report=report)
@@ -94,7 +44,7 @@ def test_plan_counts_each_change_and_reports_each_key(
 
 
 def test_a_report_fed_back_as_keys_selects_exactly_those_books(
-    dynamodb: "DynamoDBClient", incident: tuple[str, LocalStore, str, Any]
+    dynamodb: "DynamoDBClient", incident: Incident
 ) -> None:
     table, store, manifest_key, _ = incident
     report = io.BytesIO()
@@ -108,7 +58,7 @@ def test_a_report_fed_back_as_keys_selects_exactly_those_books(
 
 
 def test_chosen_keys_in_neither_are_counted_not_reported(
-    dynamodb: "DynamoDBClient", incident: tuple[str, LocalStore, str, Any]
+    dynamodb: "DynamoDBClient", incident: Incident
 ) -> None:
     table, store, manifest_key, truth = incident
     deleted = sorted(truth["missing"])[0]

@@ -124,13 +124,13 @@ class _SegmentScans:
 
 
 def parallel_table_items(
-    dynamodb: "DynamoDBClient", table_name: str, segments: int = 4, *, projection: str | None = None
+    dynamodb: "DynamoDBClient", table_name: str, segments: int = 4, *, key_names: Sequence[str] | None = None
 ) -> Iterator[Item]:
     """Every item of the table by a consistent parallel Scan, `segments` threads, pages in any order.
 
     Each thread pages through its segment (Limit of about 1 MB, as `table_items`) into a queue of
-    a few pages, so memory stays bounded while the caller works through the items. `projection`:
-    a ProjectionExpression of plain attribute names (such as the key names) to read only those.
+    a few pages, so memory stays bounded while the caller works through the items. `key_names`:
+    read only those attributes (the keys, to find what to delete).
     A segment's error is raised here, once the other threads have stopped.
     """
     table = require_table(dynamodb, table_name)
@@ -139,21 +139,38 @@ def parallel_table_items(
         "ConsistentRead": True,
         "PaginationConfig": {"PageSize": scan_page_size(table)},
     }
-    if projection is not None:
-        arguments["ProjectionExpression"] = projection
+    arguments.update(_projection(key_names))
     return _SegmentScans(dynamodb, arguments, segments).items()
 
 
 _GET_BATCH = 100  # BatchGetItem's limit
 
 
-def table_items_by_key(dynamodb: "DynamoDBClient", table_name: str, keys: Sequence[Item]) -> Iterator[Item]:
+def _projection(names: Sequence[str] | None) -> dict[str, Any]:
+    """Only these attributes, by placeholders (a key may be named like a reserved word, e.g. status)."""
+    if names is None:
+        return {}
+    return {
+        "ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(names))),
+        "ExpressionAttributeNames": {f"#a{n}": name for n, name in enumerate(names)},
+    }
+
+
+def table_items_by_key(
+    dynamodb: "DynamoDBClient",
+    table_name: str,
+    keys: Sequence[Item],
+    *,
+    key_names: Sequence[str] | None = None,
+) -> Iterator[Item]:
     """The items of `keys` that the table holds (consistent reads), 100 keys per BatchGetItem.
 
+    `key_names`: read only those attributes.
     UnprocessedKeys (a throttled share of a call that succeeded) are asked again, with backoff.
     """
     for start in range(0, len(keys), _GET_BATCH):
-        request: Any = {table_name: {"Keys": list(keys[start : start + _GET_BATCH]), "ConsistentRead": True}}
+        keys_and_options = {"Keys": list(keys[start : start + _GET_BATCH]), "ConsistentRead": True}
+        request: Any = {table_name: {**keys_and_options, **_projection(key_names)}}
         attempt = 0
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)

@@ -18,6 +18,7 @@ from typing import Any
 from ledger_backup import layout
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.errors import BackupNotFound, CorruptBackup
+from ledger_backup.restore.modes import MODES
 from ledger_backup.schema import TableSchema
 from ledger_backup.storage.stores import BackupStore
 
@@ -65,6 +66,10 @@ class RestoreProgress:
     key_digests: tuple[str, ...] = ()
     create_table: bool = True  # the request's, for the target checks after a verify pass that was resumed
     overwrite: bool = False
+    mode: str = ""  # "", "upsert", "missing" or "replace" (restore/modes.py)
+    selection_key: str = ""  # the journal's copy of the chosen keys, when the restore is limited to some
+    items_written: int = -1  # puts DynamoDB took up to the position; -1: as many as items_restored
+    items_skipped: int = 0  # mode "missing": items whose key the table already held
 
     @property
     def sequence(self) -> int:
@@ -90,6 +95,12 @@ class RestoreProgress:
         )
         if progress.phase not in (VERIFY, WRITE, CHECK_AND_WRITE):
             raise ValueError(f"unknown phase {progress.phase!r}")
+        if progress.mode not in ("", *MODES):
+            raise ValueError(f"unknown mode {progress.mode!r}")
+        if progress.selection_key and not progress.selection_key.endswith(
+            f"/{progress.restore_id}/selection.jsonl"
+        ):
+            raise ValueError("selection_key must name the restore's own selection.jsonl")
         if not all(isinstance(name, str) and _KEYS_NAME.fullmatch(name) for name in progress.key_digests):
             raise ValueError("key_digests must name keys-<seq>-<writer>.bin objects of the restore")
         return progress
@@ -111,6 +122,10 @@ class RestoreResult:
     restore_id: str = ""
     invocations: int = 1
     duplicate_keys: int = 0  # items whose key an earlier item of the backup had: the later copy won
+    mode: str = ""
+    items_skipped: int = 0  # mode "missing": the table held the key already
+    items_deleted: int = 0  # mode "replace": keys the table had and the backup (or selection) lacked
+    keys_not_in_backup: int = 0  # chosen keys that the backup does not hold
 
     def to_json(self) -> dict[str, Any]:
         return {"status": "complete", **asdict(self)}
@@ -232,6 +247,12 @@ class RestoreJournal:
                 f"restore {restore_id!r} has no checkpoint under {self.store.location(self.folder)}"
             )
         return max(keys, key=lambda k: k.rpartition("/checkpoint-")[2])
+
+    def save_selection(self, restore_id: str, lines: bytes) -> str:
+        """Keep the chosen keys beside the checkpoints, so every invocation restores the same ones."""
+        key = self.restore_folder(restore_id) + "selection.jsonl"
+        self.store.put(key, lines)
+        return key
 
     def finish(self, restore_id: str, result: dict[str, Any]) -> dict[str, Any]:
         """Record the result once; a replayed twin that finishes later gets the recorded one."""

@@ -23,7 +23,7 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ledger_backup.aws.tables import describe_table
 from ledger_backup.contract import DEFAULT_RESTORE_WRITERS
@@ -40,6 +40,8 @@ from ledger_backup.restore.journal import (
     new_restore_id,
 )
 from ledger_backup.restore.keyset import KeyDigests
+from ledger_backup.restore.modes import check_mode, writes_over_items
+from ledger_backup.restore.selection import KeySelection, selection_from_keys, selection_from_lines
 from ledger_backup.restore.target import check_target, prepare_target
 from ledger_backup.restore.verify import DryRunReport, VerifyPass, VerifyPaused, never, verify_source
 from ledger_backup.restore.writer import RestoreWriter
@@ -48,7 +50,7 @@ from ledger_backup.sources import Source, open_source
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -76,6 +78,28 @@ class RestoreOptions:
     key_schema: TableSchema | None = None  # for sources that record none (scan documents, DynamoDB exports)
     max_items_per_second: float | None = None  # leave write capacity to the live pipeline; None = unlimited
     checkpoint_seconds: float = 60.0  # with a journal: how much work a crash may cost at most
+    mode: str = ""  # restore/modes.py: "", "upsert", "missing" or "replace"
+    keys: "Sequence[Any] | None" = None  # key objects in DynamoDB JSON: restore only these
+    keys_file: "KeysFile | None" = None  # or a JSON-lines file of them (a plan's report is one)
+
+
+@dataclass(frozen=True)
+class KeysFile:
+    """A keys file's content and where it came from (for messages)."""
+
+    where: str
+    content: bytes
+
+
+def key_selection(options: RestoreOptions, schema: TableSchema) -> KeySelection | None:
+    """The chosen keys of a request, checked against the key schema (InvalidRequest naming a bad one)."""
+    if options.keys is not None and options.keys_file is not None:
+        raise InvalidRequest("give keys or keys_s3_key, not both")
+    if options.keys is not None:
+        return selection_from_keys(options.keys, schema)
+    if options.keys_file is not None:
+        return selection_from_lines(options.keys_file.content.splitlines(), schema, options.keys_file.where)
+    return None
 
 
 @dataclass(frozen=True)
@@ -184,8 +208,11 @@ def start_restore(
     after a crash.
     """
     options = options or RestoreOptions()
+    mode = check_mode(options.mode)
     resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
+    selection = key_selection(options, resolved.schema)
     invocation_id = invocation_id or uuid.uuid4().hex[:12]
+    overwrite = writes_over_items(mode, options.overwrite)
     progress = RestoreProgress(
         restore_id=new_restore_id(),
         source_key=source.key,
@@ -198,15 +225,21 @@ def start_restore(
         started_at=datetime.now(UTC).isoformat(),
         phase=VERIFY,
         create_table=options.create_table,
-        overwrite=options.overwrite,
+        overwrite=overwrite,
+        mode=mode,
     )
     with claimed(journal, target_table, progress.restore_id, source.location):  # one restore per target
-        schema, create, overwrite = resolved.schema, options.create_table, options.overwrite
+        schema, create = resolved.schema, options.create_table
         if not check_target(dynamodb, target_table, schema, create, overwrite):
             created = prepare_target(dynamodb, target_table, schema, create, overwrite)
             if created:  # else someone's table (a retried CreateTable): verified first, like any
                 progress = replace(progress, phase=CHECK_AND_WRITE, table_created=True)
         if journal is not None:  # from here on a restore that dies can be resumed
+            if selection is not None:
+                lines = "".join(f"{text}\n" for text, _ in selection.key_texts()).encode(
+                    "utf-8", "surrogatepass"
+                )
+                progress = replace(progress, selection_key=journal.save_selection(progress.restore_id, lines))
             journal.save(progress, invocation_id)
     _log_start(progress, source)
     if progress.phase == VERIFY:
@@ -218,6 +251,7 @@ def start_restore(
             journal=journal,
             should_pause=should_pause,
             invocation_id=invocation_id,
+            selection=selection,
         )
     return _writer(
         dynamodb,
@@ -227,6 +261,7 @@ def start_restore(
         journal=journal,
         should_pause=should_pause,
         invocation_id=invocation_id,
+        selection=selection,
     ).run()
 
 
@@ -254,6 +289,7 @@ def _verify_then_write(
     journal: RestoreJournal | None,
     should_pause: "Callable[[], bool]",
     invocation_id: str,
+    selection: KeySelection | None,
 ) -> RestoreResult | RestoreInProgress:
     """The verify pass from the progress's position, then (in the same invocation if time is left) the writes.
 
@@ -306,6 +342,7 @@ def _verify_then_write(
         journal=journal,
         should_pause=should_pause,
         invocation_id=invocation_id,
+        selection=selection,
     ).run()
 
 
@@ -383,6 +420,7 @@ def resume_restore(
     )
     options = options or RestoreOptions()
     invocation_id = invocation_id or uuid.uuid4().hex[:12]
+    selection = _journaled_selection(journal, progress)
     if progress.phase == VERIFY:
         return _verify_then_write(
             dynamodb,
@@ -392,6 +430,7 @@ def resume_restore(
             journal=journal,
             should_pause=should_pause,
             invocation_id=invocation_id,
+            selection=selection,
         )
     return _writer(
         dynamodb,
@@ -401,7 +440,22 @@ def resume_restore(
         journal=journal,
         should_pause=should_pause,
         invocation_id=invocation_id,
+        selection=selection,
     ).run()
+
+
+def _journaled_selection(journal: RestoreJournal, progress: RestoreProgress) -> KeySelection | None:
+    """The chosen keys a restore started with, from its own folder of the journal."""
+    if not progress.selection_key:
+        return None
+    key = journal.restore_folder(progress.restore_id) + "selection.jsonl"
+    if progress.selection_key != key:
+        raise CorruptBackup(
+            f"checkpoint of restore {progress.restore_id} names a selection outside its folder"
+        )
+    return selection_from_lines(
+        journal.store.get(key).splitlines(), progress.schema, journal.store.location(key)
+    )
 
 
 def _writer(
@@ -413,6 +467,7 @@ def _writer(
     journal: RestoreJournal | None,
     should_pause: "Callable[[], bool]",
     invocation_id: str,
+    selection: KeySelection | None,
 ) -> RestoreWriter:
     return RestoreWriter(
         dynamodb,
@@ -424,4 +479,5 @@ def _writer(
         journal=journal,
         should_pause=should_pause,
         invocation_id=invocation_id,
+        selection=selection,
     )

@@ -54,7 +54,8 @@ def _missing(target_table: str) -> str:
 def _not_empty(target_table: str) -> str:
     return (
         f"target table {target_table!r} already holds items; set overwrite to true to write the "
-        "backup's items over them (items that are not in the backup are kept)"
+        'backup\'s items over them (items that are not in the backup are kept), or use mode "missing" '
+        "to write only the items the table lacks"
     )
 
 

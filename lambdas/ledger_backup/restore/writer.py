@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.item_rules import ItemRejected, ItemRules
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
 from ledger_backup.restore.claim import TargetClaims
+from ledger_backup.restore.conditional_put import ConditionalPutWriter
 from ledger_backup.restore.journal import (
     CHECK_AND_WRITE,
     RestoreInProgress,
@@ -32,6 +34,8 @@ from ledger_backup.restore.journal import (
     RestoreResult,
 )
 from ledger_backup.restore.keyset import KeyDigests
+from ledger_backup.restore.modes import MISSING, REPLACE
+from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.target import delete_created_table
 from ledger_backup.restore.verify import KeyChecker, never
 from ledger_backup.sources.base import ReadMeter, Source
@@ -64,6 +68,7 @@ class RestoreWriter:
         journal: RestoreJournal | None = None,
         should_pause: Callable[[], bool] = never,
         invocation_id: str | None = None,
+        selection: KeySelection | None = None,
     ) -> None:
         self._dynamodb = dynamodb
         self._source = source
@@ -78,8 +83,16 @@ class RestoreWriter:
         self._checker = KeyChecker(progress.schema)
         self._checking = progress.phase == CHECK_AND_WRITE
         self._rules = ItemRules(progress.schema) if self._checking else None
+        self._mode = progress.mode
+        self._selection = selection
+        written = progress.items_written
+        self.written = progress.items_restored if written < 0 else written  # puts DynamoDB took
+        self.skipped = progress.items_skipped
+        self.deleted = 0
         self._keys: KeyDigests | None = None
-        if self._checking:
+        # The backup's keys: to count duplicates (single pass), to know what replace deletes, and which
+        # chosen keys the backup lacks.
+        if self._checking or self._mode == REPLACE or selection is not None:
             self._keys = KeyDigests(progress.schema, journaled=journal is not None)
             for chunk in journal.key_digests(progress) if journal is not None else ():
                 self._keys.load(chunk)
@@ -95,6 +108,7 @@ class RestoreWriter:
         try:
             with batches:
                 paused = self._write_parts(batches)
+            self._count_conditional_puts(batches)
             if paused is None and self._checking:
                 self._check_count()
         except (CorruptBackup, BackupNotFound) as exc:
@@ -109,7 +123,28 @@ class RestoreWriter:
         if paused is not None:
             return paused
         self._check_count()
+        if self._mode == REPLACE and not self.progress.table_created:
+            self._delete_extra_keys()
         return self._finish(time.monotonic() - started)
+
+    def _delete_extra_keys(self) -> None:
+        """Replace mode, after every put: delete the table's keys that the backup lacks (of the chosen
+        keys only, when there are some). Deletes are idempotent, so a resumed restore does this again."""
+        keys = self._keys
+        assert keys is not None  # noqa: S101 - kept in replace mode (see __init__)
+        names = self.progress.schema.key_names
+        table = self.progress.target_table
+        if self._selection is None:
+            found = parallel_table_items(self._dynamodb, table, key_names=names)
+        else:
+            chosen = [key for key in self._selection.keys if key not in keys]
+            found = table_items_by_key(self._dynamodb, table, chosen, key_names=names)
+        with self._plain_batch_writer() as deletes:
+            for key in found:
+                if key not in keys and (self._selection is None or key in self._selection):
+                    deletes.delete({name: key[name] for name in names})
+                    self.deleted += 1
+        logger.info("extra keys deleted", extra={"target": table, "items_deleted": self.deleted})
 
     def _refused(self, problem: Exception) -> CorruptBackup:
         """The single pass met a bad input: delete the table it created, give back the claim, explain."""
@@ -140,13 +175,24 @@ class RestoreWriter:
             "the backup changed while it was being restored"
         )
 
-    def _batch_writer(self) -> ParallelBatchWriter:
+    def _batch_writer(self) -> ParallelBatchWriter | ConditionalPutWriter:
+        if self._mode == MISSING:
+            return ConditionalPutWriter(
+                self._dynamodb,
+                self.progress.target_table,
+                self.progress.schema.key_names[0],
+                threads=self._writers,
+                limiter=limiter_for(self._max_items_per_second),
+            )
+        return self._plain_batch_writer()
+
+    def _plain_batch_writer(self) -> ParallelBatchWriter:
         table, key_names = self.progress.target_table, self.progress.schema.key_names
         limiter = limiter_for(self._max_items_per_second)
         send = TextBatchSender(self._dynamodb).send
         return ParallelBatchWriter(send, table, key_names, threads=self._writers, limiter=limiter)
 
-    def _write_parts(self, batches: ParallelBatchWriter) -> RestoreInProgress | None:
+    def _write_parts(self, batches: "ParallelBatchWriter | ConditionalPutWriter") -> RestoreInProgress | None:
         first_part, first_offset = self.progress.part_index, self.progress.item_offset
         for part_index in range(first_part, len(self._source.parts)):
             skip = first_offset if part_index == first_part else 0
@@ -156,11 +202,12 @@ class RestoreWriter:
         return None
 
     def _write_part(
-        self, batches: ParallelBatchWriter, part_index: int, skip: int
+        self, batches: "ParallelBatchWriter | ConditionalPutWriter", part_index: int, skip: int
     ) -> RestoreInProgress | None:
         """Write part `part_index` from item `skip` on (the items before it are read, not written)."""
         part = self._source.parts[part_index]
-        rules, keys = self._rules, self._keys
+        rules, keys, selection = self._rules, self._keys, self._selection
+        counts_puts = self._mode != MISSING  # conditional puts are counted once answered
         for offset, (item, stored_line) in enumerate(part.entries(self._meter)):
             if offset < skip:
                 continue
@@ -173,7 +220,9 @@ class RestoreWriter:
                     raise CorruptBackup(f"{part.location}, item {offset + 1}: {rejected}") from None
             if keys is not None:
                 keys.add(item)
-            batches.put(item, stored_line)
+            if selection is None or item in selection:
+                batches.put(item, stored_line)
+                self.written += counts_puts
             self.restored += 1
             if self._journal is not None and self.restored % BATCH_SIZE == 0:
                 paused = self._at_batch_end(batches, self._journal, part_index, offset + 1)
@@ -182,7 +231,11 @@ class RestoreWriter:
         return None
 
     def _at_batch_end(
-        self, batches: ParallelBatchWriter, journal: RestoreJournal, part_index: int, next_offset: int
+        self,
+        batches: "ParallelBatchWriter | ConditionalPutWriter",
+        journal: RestoreJournal,
+        part_index: int,
+        next_offset: int,
     ) -> RestoreInProgress | None:
         """Once per batch: checkpoint when one is due or a pause is asked for, and pause if asked."""
         pause = self._should_pause()
@@ -192,11 +245,20 @@ class RestoreWriter:
         return self._pause(journal, key) if pause else None
 
     def _checkpoint(
-        self, batches: ParallelBatchWriter, journal: RestoreJournal, part_index: int, next_offset: int
+        self,
+        batches: "ParallelBatchWriter | ConditionalPutWriter",
+        journal: RestoreJournal,
+        part_index: int,
+        next_offset: int,
     ) -> str:
         """Wait until every item before the position is written, then record the position."""
         batches.flush()
-        progress = self.progress.advanced(part_index, next_offset, self.restored)
+        self._count_conditional_puts(batches)
+        progress = replace(
+            self.progress.advanced(part_index, next_offset, self.restored),
+            items_written=self.written,
+            items_skipped=self.skipped,
+        )
         if self._keys is not None:
             progress = replace(progress, duplicate_keys=self._keys.duplicates)
             fresh = self._keys.take_fresh()
@@ -207,6 +269,19 @@ class RestoreWriter:
         key = journal.save(progress, self._invocation_id)
         self._last_checkpoint = time.monotonic()
         return key
+
+    def _keys_not_in_backup(self) -> int:
+        if self._selection is None or self._keys is None:
+            return 0
+        keys = self._keys
+        return sum(1 for key in self._selection.keys if key not in keys)
+
+    def _count_conditional_puts(self, batches: "ParallelBatchWriter | ConditionalPutWriter") -> None:
+        """Mode missing: add the puts answered since the last count (the writer's counters restart)."""
+        if isinstance(batches, ConditionalPutWriter):
+            self.written += batches.items_written
+            self.skipped += batches.items_skipped
+            batches.items_written = batches.items_skipped = 0
 
     def _pause(self, journal: RestoreJournal, checkpoint_key: str) -> RestoreInProgress:
         logger.info(
@@ -227,7 +302,7 @@ class RestoreWriter:
             kind=str(self._source.kind),
             target_table=progress.target_table,
             table_created=progress.table_created,
-            items_restored=self.restored,
+            items_restored=self.written,
             files=len(self._source.parts),
             compressed_bytes=self._meter.object_bytes,
             schema_from=progress.schema_from,
@@ -235,6 +310,10 @@ class RestoreWriter:
             restore_id=progress.restore_id,
             invocations=progress.invocations,
             duplicate_keys=self._keys.duplicates if self._keys is not None else progress.duplicate_keys,
+            mode=self._mode,
+            items_skipped=self.skipped,
+            items_deleted=self.deleted,
+            keys_not_in_backup=self._keys_not_in_backup(),
         )
         if self._journal is not None:
             result = RestoreResult.from_json(self._journal.finish(progress.restore_id, result.to_json()))
