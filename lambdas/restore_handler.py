@@ -10,6 +10,7 @@ manifest-summary.json. Those two record no key schema: the target must exist, or
 gives `"key_schema"`. `"dry_run": true` verifies the backup and writes nothing.
 """
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,11 +27,13 @@ from ledger_backup.contract import (
 )
 from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup
 from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.plan import StoredReport, report_key
 from ledger_backup.restore.run import (
     DryRunReport,
     RestoreInProgress,
     RestoreResult,
     dry_run,
+    read_keys_file,
     resume_restore,
     start_restore,
 )
@@ -44,7 +47,7 @@ from runtime.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from ledger_backup.schema import TableSchema
+    from ledger_backup.restore.run import RestoreOptions
     from runtime.events import ResumeRestoreEvent
 
 
@@ -103,8 +106,10 @@ def _run(
     policy.check_allowed(request, settings)
     options = policy.restore_options(request, settings)
     store = S3Store(s3_client(), request.bucket or settings.bucket)
+    if request.keys_s3_key is not None:
+        options = replace(options, keys_file=read_keys_file(journal.store, request.keys_s3_key))
     if request.dry_run:
-        return _dry_run(dynamodb, store, request, settings, key_schema=options.key_schema)
+        return _dry_run(dynamodb, store, request, settings, options=options)
     source = _open(request, settings, store)
     return start_restore(
         dynamodb, source, request.target_table, options=options, journal=journal, should_pause=should_pause
@@ -139,14 +144,18 @@ def _dry_run(
     request: RestoreRequest,
     settings: Settings,
     *,
-    key_schema: "TableSchema | None",
+    options: "RestoreOptions",
 ) -> DryRunReport:
-    """Verify only: a backup that fails its check, its own records included, is reported, not raised."""
+    """Verify only, and plan against an existing target, its report under the function's prefix.
+
+    A backup that fails its check, its own records included, is reported, not raised.
+    """
     try:
         source = _open(request, settings, store)
     except (CorruptBackup, IncompleteBackup) as exc:
         return DryRunReport.unreadable(store.location(request.s3_key), exc)
-    return dry_run(dynamodb, source, request.target_table, key_schema)
+    report = StoredReport(_journal(settings).store, report_key(settings.prefix, request.target_table))
+    return dry_run(dynamodb, source, request.target_table, options.key_schema, options=options, report=report)
 
 
 def _count_dry_run(report: DryRunReport) -> None:

@@ -1,4 +1,4 @@
-"""`python -m ledger_backup backup|restore|verify|list`: the same core the Lambdas run, from a shell.
+"""`python -m ledger_backup backup|restore|verify|diff|list`: the same core the Lambdas run, from a shell.
 
 Locations are `s3://bucket/prefix-or-key` or local paths, so the runbook's file workflow
 keeps working: `backup ledger --to ./data`, then `restore ./data/ledger/<timestamp> --table ...`.
@@ -29,6 +29,7 @@ from botocore.exceptions import (
 
 from ledger_backup.aws.clients import dynamodb_client
 from ledger_backup.aws.errors import error_code
+from ledger_backup.aws.tables import require_table
 from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.backup.scan_json_writer import write_scan_json
 from ledger_backup.catalog import survey
@@ -36,7 +37,17 @@ from ledger_backup.contract import DEFAULT_BACKUP_PREFIX, DEFAULT_RESTORE_WRITER
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
 from ledger_backup.names import check_table_name
 from ledger_backup.restore.journal import RestoreJournal
-from ledger_backup.restore.run import RestoreOptions, resolve_schema, resume_restore, start_restore
+from ledger_backup.restore.modes import MODES
+from ledger_backup.restore.plan import StoredReport
+from ledger_backup.restore.run import (
+    KeysFile,
+    RestoreOptions,
+    dry_run,
+    read_keys_file,
+    resolve_schema,
+    resume_restore,
+    start_restore,
+)
 from ledger_backup.restore.verify import DryRunReport, compare_with_table, verify_source
 from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
@@ -119,9 +130,36 @@ def cmd_restore(args: argparse.Namespace) -> None:
         key_schema=key_schema,
         max_items_per_second=args.max_items_per_second,
         checkpoint_seconds=args.checkpoint_every,
+        mode=args.mode or "",
+        keys_file=_keys_file(args.keys),
     )
     dynamodb = dynamodb_client(args.writers * 2)
     _print(start_restore(dynamodb, source, args.table, options=options, journal=journal).to_json())
+
+
+def _keys_file(text: str | None) -> KeysFile | None:
+    """--keys: a JSON-lines file of keys (s3://bucket/key or a path), e.g. a `diff --out` report."""
+    if text is None:
+        return None
+    location = backup_source(text)
+    return read_keys_file(location.store, location.key)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """A plan: what a restore of SOURCE would change in TABLE, key by key; the report with --out."""
+    source = _open(args)
+    options = RestoreOptions(key_schema=_key_schema(args), keys_file=_keys_file(args.keys))
+    dynamodb = dynamodb_client()
+    require_table(dynamodb, args.against)  # a plan needs the table: say so before reading the backup
+    report = None
+    if args.out is not None:
+        destination = file_destination(args.out)
+        report = StoredReport(destination.store, destination.key)
+    answer = dry_run(dynamodb, source, args.against, options.key_schema, options=options, report=report)
+    _print(answer.to_json())
+    if not answer.ok:
+        return _fail(answer.report.failure())
+    return 0
 
 
 def _journal(location: str, *, must_exist: bool = True) -> RestoreJournal:
@@ -298,6 +336,15 @@ def _add_source_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_keys_argument(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--keys",
+        metavar="FILE",
+        help=f"{what}: a JSON-lines file (a path or s3://bucket/key) of key objects in DynamoDB JSON, "
+        "or a diff report",
+    )
+
+
 def _add_common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     """-v and --debug, before or after the command; a command's own copy leaves an unset flag alone."""
     parser.add_argument(
@@ -350,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("--no-create-table", action="store_true", help="fail if the target does not exist")
     restore.add_argument("--overwrite", action="store_true", help="allow a target that already holds items")
+    restore.add_argument(
+        "--mode",
+        choices=MODES,
+        help="upsert: put every item (needs --overwrite on a non-empty table); missing: only the items "
+        "whose key the table lacks, never over an item; replace: upsert, then delete the keys the "
+        "backup lacks (needs --overwrite)",
+    )
+    _add_keys_argument(restore, "restore only these keys")
     _add_writers_argument(restore)
     restore.add_argument(
         "--journal",
@@ -373,6 +428,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(run=cmd_verify)
 
+    diff = commands.add_parser(
+        "diff", help="plan a restore: the keys a table lacks, has changed or has extra, against a backup"
+    )
+    _add_source_arguments(diff)
+    diff.add_argument(
+        "--against", metavar="TABLE", required=True, type=_table_name, help="the table to compare"
+    )
+    diff.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the JSON-lines report (one line per missing, changed or extra key) to FILE "
+        "(a path or s3://bucket/key); it can be given back as restore --keys",
+    )
+    _add_keys_argument(diff, "compare only these keys")
+    diff.set_defaults(run=cmd_diff)
+
     resume = commands.add_parser("resume", help="finish a journaled restore from its last checkpoint")
     resume.add_argument("restore_id")
     resume.add_argument("--in", dest="location", required=True, help="the restore's --journal location")
@@ -393,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.set_defaults(run=cmd_list)
 
-    for command in (backup, restore, verify, resume, status, listing):
+    for command in (backup, restore, verify, diff, resume, status, listing):
         _add_common_flags(command, default=argparse.SUPPRESS)
     return parser
 

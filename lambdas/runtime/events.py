@@ -9,10 +9,20 @@ from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.names import BUCKET_NAME_PATTERN, TABLE_NAME_PATTERN
+from ledger_backup.restore.selection import MAX_REQUEST_KEYS
 from ledger_backup.schema import key_schema_from_json
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -55,7 +65,9 @@ class RestoreRequest(BaseModel):
 
     `s3_key` names any backup the function reads (a ledger-backup folder or manifest, a scan
     document, an export's manifest-summary.json) or is "latest". `key_schema` is for sources
-    that record none; `dry_run` verifies without writing.
+    that record none; `dry_run` verifies without writing (and against an existing target plans:
+    `changes` and a report). `mode`, `keys` and `keys_s3_key` make an incident restore
+    (ledger_backup.restore.modes, .selection).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,6 +82,15 @@ class RestoreRequest(BaseModel):
     dry_run: StrictBool = False
     key_schema: list[KeyAttribute] | None = Field(default=None, min_length=1, max_length=2)
     max_items_per_second: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    mode: Literal["upsert", "missing", "replace"] | None = None
+    keys: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_KEYS)
+    keys_s3_key: str | None = Field(default=None, min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> "RestoreRequest":
+        if self.keys is not None and self.keys_s3_key is not None:
+            raise ValueError("give keys or keys_s3_key, not both")
+        return self
 
     @field_validator("key_schema")
     @classmethod

@@ -25,6 +25,8 @@ def check_allowed(request: RestoreRequest, settings: Settings) -> None:
             f"bucket {request.bucket!r} is not allowed: this function restores only from its backup "
             f"bucket {settings.bucket!r}"
         )
+    if request.keys_s3_key is not None:
+        _check_source("keys_s3_key", request.keys_s3_key, settings)
     if request.s3_key == LATEST:
         return
     _check_source("s3_key", request.s3_key, settings)
@@ -88,4 +90,6 @@ def restore_options(
         writers=settings.restore_writers,
         key_schema=_key_schema(request),
         max_items_per_second=request.max_items_per_second or settings.max_items_per_second,
+        mode=request.mode or "",
+        keys=request.keys,
     )

@@ -26,9 +26,12 @@ import json
 import os
 import sqlite3
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.codec import Item
@@ -37,15 +40,19 @@ from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.verify import VerifyReport, verify_source
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources import Source
+from ledger_backup.storage.stores import BackupStore, Upload
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["Changes", "Plan", "make_plan"]
+__all__ = ["Changes", "Plan", "ReportFile", "ReportSink", "StoredReport", "make_plan", "report_key"]
 
 MISSING, CHANGED, SAME, EXTRA = "missing", "changed", "same", "extra"
 _INSERT_BATCH = 2000  # rows per executemany: SQLite's cost is per statement, not per row
 _SCAN_SEGMENTS = 4
+REPORTS_FOLDER = "reports/"  # beside the backups and restores/ under the prefix
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,71 @@ class Plan:
     changes: Changes | None = None
     keys_not_in_backup: int = 0  # chosen keys the backup lacks (in neither: not reported as extra)
     report_lines: int = 0
+
+
+class LineSink(Protocol):
+    """Takes the report's lines: a file, an upload, a BytesIO."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+class ReportFile(LineSink, Protocol):
+    """An open report: kept when its block ends, unless discarded (a backup that failed its check)."""
+
+    def discard(self) -> None: ...
+
+
+class ReportSink(Protocol):
+    """Where a plan's report goes: `open()` gives a context manager of a ReportFile."""
+
+    @property
+    def location(self) -> str: ...
+
+    def open(self) -> "AbstractContextManager[ReportFile]": ...
+
+
+class _UploadReport:
+    def __init__(self, upload: Upload) -> None:
+        self._upload = upload
+        self.discarded = False
+
+    def write(self, data: bytes, /) -> int:
+        return self._upload.write(data)
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+class StoredReport:
+    """A report written as one object of a store (S3 multipart upload, or a local file renamed into place)."""
+
+    def __init__(self, store: BackupStore, key: str) -> None:
+        self._store = store
+        self.key = key
+
+    @property
+    def location(self) -> str:
+        return self._store.location(self.key)
+
+    @contextmanager
+    def open(self) -> "Iterator[ReportFile]":
+        upload = self._store.open_upload(self.key)
+        report = _UploadReport(upload)
+        try:
+            yield report
+        except BaseException:
+            upload.abort()
+            raise
+        if report.discarded:
+            upload.abort()
+        else:
+            upload.commit()
+
+
+def report_key(prefix: str, target_table: str) -> str:
+    """Where a plan's report goes: `<prefix>reports/<table>/<UTC time>-<random>.jsonl`, never overwritten."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{prefix}{REPORTS_FOLDER}{target_table}/{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
 
 
 def _attribute_digests(item: Item) -> dict[str, str]:
@@ -160,7 +232,7 @@ def make_plan(
     schema: TableSchema,
     *,
     selection: KeySelection | None = None,
-    report: IO[bytes] | None = None,
+    report: "LineSink | None" = None,
     on_change: Callable[[str, str], None] | None = None,
 ) -> Plan:
     """Verify `source`, then compare it (or the selection's share) with `table_name`, key by key.

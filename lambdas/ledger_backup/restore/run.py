@@ -41,6 +41,7 @@ from ledger_backup.restore.journal import (
 )
 from ledger_backup.restore.keyset import KeyDigests
 from ledger_backup.restore.modes import check_mode, writes_over_items
+from ledger_backup.restore.plan import Plan, ReportSink, make_plan
 from ledger_backup.restore.selection import KeySelection, selection_from_keys, selection_from_lines
 from ledger_backup.restore.target import check_target, prepare_target
 from ledger_backup.restore.verify import DryRunReport, VerifyPass, VerifyPaused, never, verify_source
@@ -89,6 +90,21 @@ class KeysFile:
 
     where: str
     content: bytes
+
+
+MAX_KEYS_FILE_BYTES = 256 * 1024 * 1024  # a keys file is read whole: about 4 million keys of the ledger's
+
+
+def read_keys_file(store: BackupStore, key: str) -> KeysFile:
+    """A keys file of `store`, read whole (up to MAX_KEYS_FILE_BYTES); BackupNotFound when it is not there."""
+    with store.open_read(key) as stream:
+        content = stream.read(MAX_KEYS_FILE_BYTES + 1)
+    if len(content) > MAX_KEYS_FILE_BYTES:
+        raise InvalidRequest(
+            f"{store.location(key)} is over {MAX_KEYS_FILE_BYTES // 2**20} MiB; "
+            "split the keys into several restores"
+        )
+    return KeysFile(store.location(key), content)
 
 
 def key_selection(options: RestoreOptions, schema: TableSchema) -> KeySelection | None:
@@ -144,19 +160,51 @@ def resolve_schema(
 
 
 def dry_run(
-    dynamodb: "DynamoDBClient", source: Source, target_table: str, key_schema: TableSchema | None = None
+    dynamodb: "DynamoDBClient",
+    source: Source,
+    target_table: str,
+    key_schema: TableSchema | None = None,
+    *,
+    options: RestoreOptions | None = None,
+    report: ReportSink | None = None,
 ) -> DryRunReport:
     """Everything a restore reads, nothing it writes: the source is verified, keys included when known.
 
-    Unlike a restore, a missing key schema is not an error here, only a note: the items can
-    still be checked for everything else.
+    Against an existing target it is also a plan (restore/plan.py): `changes` counts the backup's
+    keys (or the chosen keys of `options`) missing from the table, changed, the same, and the
+    table's extra keys; the JSON-lines report of each goes to `report`. Unlike a restore, a
+    missing key schema is not an error here, only a note: the items can still be checked for
+    everything else.
     """
     try:
         resolved = resolve_schema(dynamodb, source, target_table, key_schema)
     except InvalidRequest as missing:  # SchemaMismatch is not one: a wrong key schema still fails
-        report = verify_source(source, None)
-        return DryRunReport(replace(report, notes=(*report.notes, f"keys were not checked: {missing}")))
-    return DryRunReport(verify_source(source, checked_schema(dynamodb, target_table, resolved)))
+        verified = verify_source(source, None)
+        return DryRunReport(replace(verified, notes=(*verified.notes, f"keys were not checked: {missing}")))
+    schema = checked_schema(dynamodb, target_table, resolved)
+    selection = key_selection(options or RestoreOptions(), resolved.schema)
+    if describe_table(dynamodb, target_table) is None:
+        return DryRunReport(verify_source(source, schema))
+    if report is None:
+        plan = make_plan(dynamodb, source, target_table, schema, selection=selection)
+        return _plan_report(plan, selection, None)
+    with report.open() as file:
+        plan = make_plan(dynamodb, source, target_table, schema, selection=selection, report=file)
+        if plan.changes is None:  # the backup failed its check: no report
+            file.discard()
+            return _plan_report(plan, selection, None)
+    return _plan_report(plan, selection, report.location)
+
+
+def _plan_report(plan: Plan, selection: KeySelection | None, report_location: str | None) -> DryRunReport:
+    if plan.changes is None:
+        return DryRunReport(plan.verify)
+    return DryRunReport(
+        plan.verify,
+        changes=plan.changes.to_json(),
+        keys_not_in_backup=plan.keys_not_in_backup if selection is not None else None,
+        report_key=report_location,
+    )
 
 
 def checked_schema(dynamodb: "DynamoDBClient", target_table: str, resolved: ResolvedSchema) -> TableSchema:

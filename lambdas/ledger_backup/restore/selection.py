@@ -7,6 +7,7 @@ anything is written: a key with a missing, extra or wrongly typed attribute is r
 its line number.
 """
 
+import copy
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def _check_key(document: Any, schema: TableSchema, where: str) -> Item:
         if not isinstance(document, dict):
             raise InvalidRequest(f"{where}: the report line's key must be a JSON object")
     try:
-        key = item_from_document(document)
+        key = item_from_document(copy.deepcopy(document))  # it decodes B values in place
     except ValueError as exc:
         raise InvalidRequest(f"{where}: {exc}") from None
     wanted = {name: attr_type for name, _, attr_type in schema.key_signature()}

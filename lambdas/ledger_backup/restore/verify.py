@@ -76,6 +76,9 @@ class DryRunReport:
 
     report: VerifyReport
     against: "Comparison | None" = None
+    changes: dict[str, int] | None = None  # a plan against an existing target (restore/plan.py)
+    keys_not_in_backup: int | None = None  # with chosen keys: those the backup lacks
+    report_key: str | None = None  # where the plan's JSON-lines report was written
 
     @property
     def ok(self) -> bool:
@@ -108,6 +111,12 @@ class DryRunReport:
         }
         if self.against is not None:
             document["against"] = self.against.to_json()
+        if self.changes is not None:
+            document["changes"] = self.changes
+        if self.keys_not_in_backup is not None:
+            document["keys_not_in_backup"] = self.keys_not_in_backup
+        if self.report_key is not None:
+            document["report_key"] = self.report_key
         return document
 
 
