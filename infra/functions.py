@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -46,6 +46,7 @@ class LedgerFunction(Construct):
         log_removal_policy: RemovalPolicy,
         failure_queue: sqs.IQueue,
         async_retry_attempts: int,
+        ephemeral_storage_mib: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -76,6 +77,7 @@ class LedgerFunction(Construct):
             code=code,
             handler=handler,
             memory_size=memory_mb,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
             timeout=timeout,
             environment=dict(environment),
             role=self.role,

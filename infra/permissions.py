@@ -16,10 +16,12 @@ BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
 # when a backup continues in a new invocation; checkpoints and unlisted files deleted when it completes.
 BACKUP_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 RESTORE_TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem",  # a plan of chosen keys reads just those
     "dynamodb:BatchWriteItem",
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
+    "dynamodb:PutItem",  # mode "missing": conditional puts, never over an item the table holds
     "dynamodb:Scan",
     "dynamodb:UpdateTimeToLive",
 )
@@ -27,8 +29,9 @@ RESTORE_TABLE_ACTIONS = (
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 # A restore that outlasts one invocation keeps its progress under <prefix>restores/ (RESTORES_FOLDER):
 # immutable checkpoints and result.json are written with a conditional PUT (IfNoneMatch), and the
-# checkpoints are deleted (DeleteObjects needs s3:DeleteObject) once the result is recorded.
-RESTORE_PROGRESS_ACTIONS = ("s3:DeleteObject", "s3:PutObject")
+# checkpoints are deleted (DeleteObjects needs s3:DeleteObject) once the result is recorded. A dry
+# run's plan report goes to <prefix>restores/reports/ (a multipart upload when large).
+RESTORE_PROGRESS_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")
 
 
 def list_prefix_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:

@@ -44,6 +44,7 @@ RESTORE_HANDLER = "restore_handler.handler"
 # continuation starts again from the immutable checkpoint named in its event: it re-puts the same items and
 # cannot count one twice, and one whose twin already finished returns the recorded result.
 ASYNC_RETRY_ATTEMPTS = 2
+RESTORE_EPHEMERAL_STORAGE_MIB = 2048  # see the restore function below
 RESTORE_PAYLOAD_EXAMPLE = '{"s3_key":"<prefix><table>/<ts>/manifest.json","target_table":"<table>-restored"}'
 
 
@@ -134,6 +135,9 @@ class LedgerBackupStack(Stack):
             description=f"On-demand restore of a backup into {config.table_name} or {config.table_name}*",
             handler=RESTORE_HANDLER,
             environment={**common_env, ENV_RESTORE_WRITERS: str(config.restore_writers)},
+            # /tmp holds a plan's on-disk index of both sides (restore/plan.py, about 320 bytes per item):
+            # 2 GiB plans a table of about 6 million items; Lambda's default 512 MiB about 1.5 million.
+            ephemeral_storage_mib=RESTORE_EPHEMERAL_STORAGE_MIB,
             statements=restore_statements(
                 self, config.table_name, self.bucket, config.backup_prefix, function_arn(self, restore_name)
             ),

@@ -14,16 +14,19 @@ BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
 # Multipart data files; checkpoints put, read back (GET/HEAD) and deleted when a backup continues.
 BACKUP_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 RESTORE_TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
+    "dynamodb:PutItem",
     "dynamodb:Scan",
     "dynamodb:UpdateTimeToLive",
 )
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
-# Restore progress under <prefix>restores/: checkpoints, result.json put (IfNoneMatch); checkpoints deleted.
-RESTORE_PROGRESS_ACTIONS = ("s3:DeleteObject", "s3:PutObject")
+# Restore progress under <prefix>restores/: checkpoints, result.json put (IfNoneMatch); checkpoints deleted;
+# plan reports under restores/reports/, multipart when large.
+RESTORE_PROGRESS_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")
 XRAY = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 DEAD_LETTER = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")

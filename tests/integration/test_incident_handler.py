@@ -51,7 +51,7 @@ def test_plan_then_missing_then_replace_of_the_plans_keys(
     assert plan["status"] == "verified"
     assert plan["changes"] == {"missing": 7, "changed": 5, "same": BOOKS - 12, "extra": 3}
     report_key = plan["report_key"].removeprefix(f"s3://{bucket}/")
-    assert report_key.startswith(f"backups/reports/{table}/")
+    assert report_key.startswith(f"backups/restores/reports/{table}/")
     lines = s3.get_object(Bucket=bucket, Key=report_key)["Body"].read().decode().splitlines()
     assert (
         sorted(json.loads(line)["change"] for line in lines)

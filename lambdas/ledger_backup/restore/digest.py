@@ -10,6 +10,7 @@ sets have no order; numbers in one spelling per value (DynamoDB answers "1.5" fo
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
@@ -21,8 +22,14 @@ _MODULUS = 2**256
 _NUMBERS = Context(prec=60)  # DynamoDB keeps 38 significant digits: normalising never rounds
 
 
+# Already the one spelling: no leading zeros, no trailing fraction zeros, no exponent, not "-0".
+_CANONICAL_SPELLING = re.compile(r"(?!-0\Z)-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+
+
 def canonical_number(text: str) -> str:
     """One spelling per numeric value: "1.50", "1.5" and "15E-1" all give "1.5"."""
+    if _CANONICAL_SPELLING.fullmatch(text):
+        return text
     try:
         value = _NUMBERS.normalize(Decimal(text))
     except InvalidOperation:
@@ -34,6 +41,12 @@ def canonical_number(text: str) -> str:
 
 def _base64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
+
+
+def _base64_of_bytes(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return _base64(bytes(value))
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB value")
 
 
 _CANONICAL: dict[str, Callable[[Any], Any]] = {
@@ -48,9 +61,11 @@ _CANONICAL: dict[str, Callable[[Any], Any]] = {
 
 
 def _canonical(value: dict[str, Any]) -> dict[str, Any]:
-    kind, inner = next(iter(value.items()))
+    (kind,) = value
+    if kind == "S":
+        return value
     canonical = _CANONICAL.get(kind)
-    return {kind: canonical(inner)} if canonical is not None else value  # S, BOOL, NULL: as they are
+    return {kind: canonical(value[kind])} if canonical is not None else value  # BOOL, NULL: as they are
 
 
 def canonical_bytes(item: Item) -> bytes:
@@ -79,9 +94,39 @@ class ContentDigest:
         return f"{self._sum:064x}"
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_RAW_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_base64_of_bytes
+)
+# In the raw JSON of a value: a set (only a set's tag is followed by `[` besides L's, since a map
+# member's value is always an object), and an N whose text is not its one spelling (a member named
+# N is followed by `{`; quotes inside strings are escaped, and a valid number has none).
+_SET_TAG = re.compile(r'"(?:SS|NS|BS)":\[')
+_ODD_NUMBER = re.compile(r'"N":"((?!(?!-0")-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")[^"]*)"')
+
+
+def _respelled(match: "re.Match[str]") -> str:
+    return '"N":"' + canonical_number(match.group(1)) + '"'
+
+
 def canonical_value_text(value: dict[str, Any]) -> str:
-    """One attribute value's canonical JSON text (as in `canonical_bytes`): equal values, equal texts."""
-    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One attribute value's canonical text: equal values (as DynamoDB compares them), equal texts.
+
+    For the plan's per-attribute digests, so only self-consistent: a string is its tag and text, a
+    string set its sorted members; anything else the JSON of `canonical_bytes`, made from the
+    value's own JSON (sorted keys, B as base64) with odd number spellings rewritten, and built
+    member by member only when it holds a set.
+    """
+    (kind,) = value
+    if kind == "S":
+        return "S:" + str(value["S"])
+    if kind == "SS":
+        return "SS:" + _ENCODER.encode(sorted(value["SS"]))
+    text = _RAW_ENCODER.encode(value)
+    if _SET_TAG.search(text) is not None:
+        return _ENCODER.encode(_canonical(value))
+    respelled: str = _ODD_NUMBER.sub(_respelled, text)
+    return respelled
 
 
 def canonical_key_text(item: Item, key_names: Sequence[str]) -> str:

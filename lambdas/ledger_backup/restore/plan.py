@@ -24,17 +24,20 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import sqlite3
 import tempfile
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.codec import Item
+from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_text
 from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.verify import VerifyReport, verify_source
@@ -52,7 +55,7 @@ __all__ = ["Changes", "Plan", "ReportFile", "ReportSink", "StoredReport", "make_
 MISSING, CHANGED, SAME, EXTRA = "missing", "changed", "same", "extra"
 _INSERT_BATCH = 2000  # rows per executemany: SQLite's cost is per statement, not per row
 _SCAN_SEGMENTS = 4
-REPORTS_FOLDER = "reports/"  # beside the backups and restores/ under the prefix
+REPORTS_FOLDER = f"{RESTORES_FOLDER}reports/"  # the one folder the restore function may write
 
 
 @dataclass(frozen=True)
@@ -141,71 +144,101 @@ def report_key(prefix: str, target_table: str) -> str:
     return f"{prefix}{REPORTS_FOLDER}{target_table}/{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
 
 
-def _attribute_digests(item: Item) -> dict[str, str]:
-    return {
-        name: hashlib.blake2b(
-            canonical_value_text(value).encode("utf-8", "surrogatepass"), digest_size=8
-        ).hexdigest()
-        for name, value in item.items()
-    }
+_ATTRIBUTE_DIGEST_BYTES = 4  # per attribute: only which attributes differ rides on it, not whether
 
 
-def _item_digest(attributes: dict[str, str]) -> bytes:
-    text = "\0".join(f"{name}\0{attributes[name]}" for name in sorted(attributes))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def _digests(item: Item) -> tuple[bytes, str, bytes]:
+    """The item's 16-byte digest, its sorted attribute names NUL-joined, and their 4-byte digests."""
+    blake2b = hashlib.blake2b
+    names = sorted(item)
+    parts = [
+        blake2b(canonical_value_text(item[name]).encode("utf-8", "surrogatepass"), digest_size=4).digest()
+        for name in names
+    ]
+    joined = "\0".join(names)
+    attributes = b"".join(parts)
+    whole = blake2b(joined.encode("utf-8", "surrogatepass") + b"\0" + attributes, digest_size=16).digest()
+    return whole, joined, attributes
 
 
-@dataclass
+def _split(names: str, attributes: bytes) -> dict[str, bytes]:
+    size = _ATTRIBUTE_DIGEST_BYTES
+    return {name: attributes[n * size : (n + 1) * size] for n, name in enumerate(names.split("\0"))}
+
+
+_Row = tuple[str, bytes, int, bytes]  # key text, item digest, names id, attribute digests
+
+
 class _Index:
-    """The backup's keys and digests on local disk; later copies of a key replace earlier ones."""
+    """Both sides on local disk, one row per key: the backup's (later copies replace earlier ones) and
+    the table's. Attribute name lists are stored once each (most items share a few)."""
 
-    key_names: list[str]
-    selection: KeySelection | None
-    _connection: sqlite3.Connection = field(init=False)
-    _pending: list[tuple[str, bytes, str]] = field(default_factory=list, init=False)
-    _file: str = field(default="", init=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, key_names: list[str], selection: KeySelection | None) -> None:
+        self.key_names = key_names
+        self.selection = selection
         handle, self._file = tempfile.mkstemp(prefix="ledger-backup-plan-", suffix=".sqlite")
         os.close(handle)
-        self._connection = sqlite3.connect(self._file)
+        self._connection = sqlite3.connect(self._file)  # used by the planning thread only
         self._connection.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
-            "CREATE TABLE backup (key TEXT PRIMARY KEY, digest BLOB, attributes TEXT, seen INTEGER DEFAULT 0)"
+            "CREATE TABLE names (id INTEGER PRIMARY KEY, names TEXT UNIQUE);"
+            + "".join(
+                f"CREATE TABLE {side} (key TEXT PRIMARY KEY, digest BLOB, names INTEGER, attributes BLOB) "
+                "WITHOUT ROWID;"
+                for side in ("backup", "target")
+            )
         )
+        self._names: dict[str, int] = {}  # shared by both readers, hence the lock
+        self._names_lock = threading.Lock()
+        self._pending: list[_Row] = []
 
-    def add(self, item: Item) -> None:
+    def row(self, item: Item) -> _Row:
+        whole, names, attributes = _digests(item)
+        with self._names_lock:
+            number = self._names.get(names)
+            if number is None:
+                number = self._names[names] = len(self._names) + 1
+        return canonical_key_text(item, self.key_names), whole, number, attributes
+
+    def add_backup_item(self, item: Item) -> None:
         if self.selection is not None and item not in self.selection:
             return
-        attributes = _attribute_digests(item)
-        key = canonical_key_text(item, self.key_names)
-        self._pending.append((key, _item_digest(attributes), json.dumps(attributes, separators=(",", ":"))))
+        self._pending.append(self.row(item))
         if len(self._pending) >= _INSERT_BATCH:
-            self._write()
+            self._insert("backup", self._pending)
+            self._pending = []
 
-    def _write(self) -> None:
-        self._connection.executemany(
-            "INSERT OR REPLACE INTO backup (key, digest, attributes) VALUES (?, ?, ?)", self._pending
-        )
-        self._pending.clear()
+    def add_target_rows(self, rows: list[_Row]) -> None:
+        self._insert("target", rows)
+
+    def _insert(self, table: str, rows: list[_Row]) -> None:
+        self._connection.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)  # noqa: S608
 
     def finish(self) -> None:
-        self._write()
+        self._insert("backup", self._pending)
+        self._pending = []
+        self._connection.executemany(
+            "INSERT INTO names VALUES (?, ?)", [(n, t) for t, n in self._names.items()]
+        )
         self._connection.commit()
 
-    def look_up(self, key: str) -> tuple[bytes, str] | None:
-        row = self._connection.execute(
-            "SELECT digest, attributes FROM backup WHERE key = ?", (key,)
-        ).fetchone()
-        if row is None:
-            return None
-        self._connection.execute("UPDATE backup SET seen = 1 WHERE key = ?", (key,))
-        return bytes(row[0]), str(row[1])
+    def names_of(self, number: int) -> str:
+        row = self._connection.execute("SELECT names FROM names WHERE id = ?", (number,)).fetchone()
+        return str(row[0])
 
-    def unseen(self) -> Iterator[str]:
-        yield from (row[0] for row in self._connection.execute("SELECT key FROM backup WHERE seen = 0"))
+    def target_rows(self) -> Iterator[tuple[str, bytes, int, bytes, bytes | None, int | None, bytes | None]]:
+        """Each table key with the backup's row for it, if any."""
+        yield from self._connection.execute(
+            "SELECT t.key, t.digest, t.names, t.attributes, b.digest, b.names, b.attributes "
+            "FROM target t LEFT JOIN backup b ON b.key = t.key"
+        )
 
-    def keys(self) -> set[str]:
+    def missing(self) -> Iterator[str]:
+        """The backup's keys the table lacks."""
+        query = "SELECT key FROM backup b WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.key = b.key)"
+        yield from (row[0] for row in self._connection.execute(query))
+
+    def backup_keys(self) -> set[str]:
         return {row[0] for row in self._connection.execute("SELECT key FROM backup")}
 
     def close(self) -> None:
@@ -214,15 +247,58 @@ class _Index:
             os.unlink(self._file)
 
 
+class _TableReader:
+    """Reads the table in a thread of its own while the verify pass reads the backup, so the table's
+    Scan (DynamoDB's work) overlaps the backup's checks (ours); rows wait in a bounded queue."""
+
+    def __init__(self, items: Iterator[Item], index: _Index) -> None:
+        self._items = items
+        self._index = index
+        self._rows: queue.Queue[list[_Row] | BaseException | None] = queue.Queue(maxsize=8)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="plan-table-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            batch: list[_Row] = []
+            for item in self._items:
+                if self._stop.is_set():
+                    return
+                batch.append(self._index.row(item))
+                if len(batch) >= _INSERT_BATCH:
+                    self._rows.put(batch)
+                    batch = []
+            self._rows.put(batch)
+            self._rows.put(None)
+        except BaseException as exc:  # raised in the planning thread
+            self._rows.put(exc)
+
+    def drain(self, *, wait: bool) -> None:
+        """Store the rows read so far; with `wait`, every row, to the end of the table."""
+        while True:
+            try:
+                rows = self._rows.get(block=wait)
+            except queue.Empty:
+                return
+            if rows is None:
+                return
+            if isinstance(rows, BaseException):
+                raise rows
+            self._index.add_target_rows(rows)
+
+    def stop(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._rows.get(timeout=0.05)
+
+
 def _report_line(change: str, key: str, attributes: list[str] | None = None) -> bytes:
     line = f'{{"change":"{change}","key":{key}'
     if attributes is not None:
         line += ',"attributes":' + json.dumps(attributes, ensure_ascii=False)
     return (line + "}\n").encode("utf-8", "surrogatepass")
-
-
-def _differing(backup: dict[str, str], table: dict[str, str]) -> list[str]:
-    return sorted(name for name in backup.keys() | table.keys() if backup.get(name) != table.get(name))
 
 
 def make_plan(
@@ -233,54 +309,65 @@ def make_plan(
     *,
     selection: KeySelection | None = None,
     report: "LineSink | None" = None,
-    on_change: Callable[[str, str], None] | None = None,
 ) -> Plan:
-    """Verify `source`, then compare it (or the selection's share) with `table_name`, key by key.
+    """Verify `source` while reading `table_name`, then compare them (or the selection's share) key by key.
 
-    `report` receives the JSON-lines report; `on_change(change, key_text)` sees every key's verdict,
-    "same" included. A backup that fails its verify pass is reported, and the table is not read.
+    `report` receives the JSON-lines report. A backup that fails its verify pass is reported, and
+    the table's reading is stopped.
     """
-    key_names = schema.key_names
-    index = _Index(key_names, selection)
+    index = _Index(schema.key_names, selection)
+    reader = _TableReader(_table_items(dynamodb, table_name, selection), index)
     try:
-        verified = verify_source(source, schema, on_item=index.add)
+        seen = 0
+
+        def on_item(item: Item) -> None:
+            nonlocal seen
+            index.add_backup_item(item)
+            seen += 1
+            if seen % _INSERT_BATCH == 0:
+                reader.drain(wait=False)
+
+        verified = verify_source(source, schema, on_item=on_item)
         if not verified.ok:
             return Plan(verified)
+        reader.drain(wait=True)
         index.finish()
-        counts = {MISSING: 0, CHANGED: 0, SAME: 0, EXTRA: 0}
-        lines = 0
-
-        def emit(change: str, key: str, attributes: list[str] | None = None) -> None:
-            nonlocal lines
-            counts[change] += 1
-            if on_change is not None:
-                on_change(change, key)
-            if report is not None and change != SAME:
-                report.write(_report_line(change, key, attributes))
-                lines += 1
-
-        for item in _table_items(dynamodb, table_name, selection):
-            key = canonical_key_text(item, key_names)
-            found = index.look_up(key)
-            if found is None:
-                emit(EXTRA, key)
-                continue
-            digest, backup_attributes = found
-            table_attributes = _attribute_digests(item)
-            if _item_digest(table_attributes) == digest:
-                emit(SAME, key)
-            else:
-                emit(CHANGED, key, _differing(json.loads(backup_attributes), table_attributes))
-        for key in index.unseen():
-            emit(MISSING, key)
-        not_in_backup = 0
-        if selection is not None:
-            in_backup = index.keys()
-            not_in_backup = sum(1 for text, _ in selection.key_texts() if text not in in_backup)
-        changes = Changes(counts[MISSING], counts[CHANGED], counts[SAME], counts[EXTRA])
-        return Plan(verified, changes, not_in_backup, lines)
+        return _compare(index, verified, selection, report)
     finally:
+        reader.stop()
         index.close()
+
+
+def _compare(
+    index: _Index, verified: VerifyReport, selection: KeySelection | None, report: "LineSink | None"
+) -> Plan:
+    counts = {MISSING: 0, CHANGED: 0, SAME: 0, EXTRA: 0}
+    lines = 0
+
+    def emit(change: str, key: str, attributes: list[str] | None = None) -> None:
+        nonlocal lines
+        counts[change] += 1
+        if report is not None and change != SAME:
+            report.write(_report_line(change, key, attributes))
+            lines += 1
+
+    for key, digest, names, attributes, backup_digest, backup_names, backup_attributes in index.target_rows():
+        if backup_digest is None:
+            emit(EXTRA, key)
+        elif bytes(backup_digest) == bytes(digest):
+            emit(SAME, key)
+        else:
+            ours = _split(index.names_of(names), attributes)
+            theirs = _split(index.names_of(int(backup_names or 0)), bytes(backup_attributes or b""))
+            emit(CHANGED, key, sorted(n for n in ours.keys() | theirs.keys() if ours.get(n) != theirs.get(n)))
+    for key in index.missing():
+        emit(MISSING, key)
+    not_in_backup = 0
+    if selection is not None:
+        in_backup = index.backup_keys()
+        not_in_backup = sum(1 for text, _ in selection.key_texts() if text not in in_backup)
+    changes = Changes(counts[MISSING], counts[CHANGED], counts[SAME], counts[EXTRA])
+    return Plan(verified, changes, not_in_backup, lines)
 
 
 def _table_items(
