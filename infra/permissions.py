@@ -9,7 +9,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from ledger_backup.contract import RESTORES_FOLDER
+from ledger_backup.contract import CREATED_BY_RESTORE_TAG, RESTORES_FOLDER
 
 BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
 # Data files by multipart upload; checkpoints written (conditional PUT), read back and checked for (HEAD)
@@ -23,6 +23,7 @@ RESTORE_TABLE_ACTIONS = (
     "dynamodb:DescribeTimeToLive",
     "dynamodb:PutItem",  # mode "missing": conditional puts, never over an item the table holds
     "dynamodb:Scan",
+    "dynamodb:TagResource",  # CreateTable with Tags (the created-by-restore tag) needs it
     "dynamodb:UpdateTimeToLive",
 )
 # Backups (and the restore's own progress) are read with GET; HEAD (does result.json exist?) needs GetObject.
@@ -32,6 +33,9 @@ RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 # checkpoints are deleted (DeleteObjects needs s3:DeleteObject) once the result is recorded. A dry
 # run's plan report goes to <prefix>restores/reports/ (a multipart upload when large).
 RESTORE_PROGRESS_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")
+
+
+_CREATED_BY_RESTORE_CONDITION = f"aws:ResourceTag/{CREATED_BY_RESTORE_TAG['Key']}"
 
 
 def list_prefix_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
@@ -116,6 +120,14 @@ def restore_statements(
             sid="RestoreIntoLedgerTables",
             actions=list(RESTORE_TABLE_ACTIONS),
             resources=[restore_table_arn_pattern(stack, table_name)],
+        ),
+        # A restore refused for its input deletes the table it created (restore/target.py); only
+        # tables carrying the tag its CreateTable sets, never the ledger or a table made otherwise.
+        iam.PolicyStatement(
+            sid="DeleteTablesRestoresCreated",
+            actions=["dynamodb:DeleteTable"],
+            resources=[restore_table_arn_pattern(stack, table_name)],
+            conditions={"StringEquals": {_CREATED_BY_RESTORE_CONDITION: CREATED_BY_RESTORE_TAG["Value"]}},
         ),
         # A restore that will not finish before the timeout hands the rest to a new async invocation.
         iam.PolicyStatement(

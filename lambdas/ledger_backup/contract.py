@@ -30,6 +30,9 @@ DEFAULT_METRICS_NAMESPACE: Final = "LedgerBackup"
 # Restore progress lives under <backup prefix><RESTORES_FOLDER><restore id>/; backups live under
 # <backup prefix><table>/, so no table may be named like this folder.
 RESTORES_FOLDER: Final = "restores/"
+# Tag on every table a restore creates: the restore role may delete only tables that carry it (IAM
+# condition aws:ResourceTag), which is how a restore refused for its input removes the table it made.
+CREATED_BY_RESTORE_TAG: Final = {"Key": "ledger-backup:created-by", "Value": "restore"}
 
 # Metrics the functions emit (Powertools, in the namespace above) and the alarms watch.
 METRIC_BACKUP_SUCCEEDED: Final = "BackupSucceeded"

@@ -21,12 +21,17 @@ RESTORE_TABLE_ACTIONS = (
     "dynamodb:DescribeTimeToLive",
     "dynamodb:PutItem",
     "dynamodb:Scan",
+    "dynamodb:TagResource",
     "dynamodb:UpdateTimeToLive",
 )
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 # Restore progress under <prefix>restores/: checkpoints, result.json put (IfNoneMatch); checkpoints deleted;
 # plan reports under restores/reports/, multipart when large.
 RESTORE_PROGRESS_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")
+# A table a restore created and must remove again (refused input): only with the tag it was created with.
+CREATED_BY_RESTORE = json.dumps(
+    {"StringEquals": {"aws:ResourceTag/ledger-backup:created-by": "restore"}}, sort_keys=True
+)
 XRAY = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 DEAD_LETTER = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")
@@ -99,6 +104,7 @@ def test_restore_role_has_exactly_the_permissions_the_handler_uses(
         | cfn.grant(RESTORE_OBJECT_ACTIONS, f"{bucket}/{config.backup_prefix}*")
         | cfn.grant(RESTORE_PROGRESS_ACTIONS, f"{bucket}/{config.backup_prefix}restores/*")
         | cfn.grant(RESTORE_TABLE_ACTIONS, tables)
+        | cfn.grant(["dynamodb:DeleteTable"], tables, CREATED_BY_RESTORE)
     )
     assert role_permissions(synthesized, env, "restore") == expected
 

@@ -113,7 +113,8 @@ def test_a_missing_target_is_refused_without_create_table(dynamodb: StandInDynam
 
 def test_a_missing_target_is_created_from_the_schema_and_waited_for(dynamodb: StandInDynamoDB) -> None:
     assert prepare(dynamodb) is True
-    assert dynamodb.called("CreateTable") == [SCHEMA.create_table_request("ledger-r")]
+    tags = [{"Key": "ledger-backup:created-by", "Value": "restore"}]  # what lets the role delete it again
+    assert dynamodb.called("CreateTable") == [{**SCHEMA.create_table_request("ledger-r"), "Tags": tags}]
     assert dynamodb.called("wait:table_exists") == [
         {"TableName": "ledger-r", "WaiterConfig": {"Delay": 2, "MaxAttempts": 300}}
     ]

@@ -7,12 +7,13 @@ from botocore.exceptions import ClientError, WaiterError
 
 from ledger_backup.aws.errors import error_code, retried
 from ledger_backup.aws.tables import describe_table
+from ledger_backup.contract import CREATED_BY_RESTORE_TAG
 from ledger_backup.errors import InvalidRequest, TableNotFound, TargetBusy, TargetNotEmpty
 from ledger_backup.schema import TableSchema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import WaiterConfigTypeDef
+    from mypy_boto3_dynamodb.type_defs import TagTypeDef, WaiterConfigTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def _create_from_schema(dynamodb: "DynamoDBClient", table_name: str, schema: Tab
     caller checks it like any existing target (keys, emptiness) and does not count it as created.
     """
     try:
-        dynamodb.create_table(**schema.create_table_request(table_name))
+        tag: TagTypeDef = {"Key": CREATED_BY_RESTORE_TAG["Key"], "Value": CREATED_BY_RESTORE_TAG["Value"]}
+        dynamodb.create_table(**schema.create_table_request(table_name), Tags=[tag])
     except ClientError as exc:
         if error_code(exc) != "ResourceInUseException":
             raise
