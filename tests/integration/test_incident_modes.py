@@ -13,9 +13,9 @@ import pytest
 
 from devtools.tables import scan_all
 from ledger_backup.errors import InvalidRequest, TargetNotEmpty
-from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.journal import RestoreJournal, RestoreResult
 from ledger_backup.restore.plan import make_plan
-from ledger_backup.restore.run import KeysFile, RestoreOptions, run_restore, start_restore
+from ledger_backup.restore.run import KeysFile, RestoreOptions, resume_restore, run_restore, start_restore
 from ledger_backup.sources import open_source
 from ledger_backup.storage.stores import LocalStore
 from tests.integration.incidents import BOOKS, SCHEMA
@@ -159,3 +159,49 @@ def test_an_unknown_mode_and_bad_keys_are_refused_before_anything_is_written(
     with pytest.raises(InvalidRequest, match="keys\\[1\\]: key attribute book_id must be a non-empty S"):
         run_restore(dynamodb, store, manifest_key, table, options=RestoreOptions(mode="missing", keys=keys))
     assert books_in(dynamodb, table) == before
+
+
+class Killed(Exception):
+    """The process dies at a batch boundary."""
+
+
+def test_a_missing_restore_of_chosen_keys_resumes_with_its_mode_and_keys(
+    dynamodb: "DynamoDBClient", incident: Incident
+) -> None:
+    table, store, manifest_key, truth = incident
+    before = books_in(dynamodb, table)
+    journal = RestoreJournal(store, "backups/")
+    chosen = sorted(truth["missing"])[:4] + sorted(truth["changed"])[:2]
+    keys = [{"book_id": {"S": book_id}} for book_id in chosen]
+    looks = 0
+
+    def dies_after_a_while() -> bool:
+        nonlocal looks
+        looks += 1
+        if looks > 6:
+            raise Killed
+        return False
+
+    options = RestoreOptions(mode="missing", keys=keys, checkpoint_seconds=0)
+    with pytest.raises(Killed):
+        start_restore(
+            dynamodb,
+            open_source(store, manifest_key),
+            table,
+            options=options,
+            journal=journal,
+            should_pause=dies_after_a_while,
+        )
+    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/") if "/checkpoint-" in k}
+    assert store.exists(f"backups/restores/{restore_id}/selection.jsonl")
+    result = resume_restore(dynamodb, journal, journal.latest_checkpoint(restore_id))
+    assert isinstance(result, RestoreResult)
+    assert result.mode == "missing"
+    # Puts made after the last checkpoint are made again on resume and then find their key: skipped.
+    assert result.items_restored + result.items_skipped == 6
+    assert result.items_restored <= 4
+    after = books_in(dynamodb, table)
+    backup = backup_books(store, manifest_key)
+    assert set(after) == set(before) | set(chosen[:4])
+    assert all(after[book_id] == backup[book_id] for book_id in chosen[:4])
+    assert all(after[book_id] == before[book_id] for book_id in chosen[4:])  # changed books untouched
