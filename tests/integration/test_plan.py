@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ledger_backup.errors import InvalidRequest
 from ledger_backup.restore.plan import make_plan
 from ledger_backup.restore.selection import selection_from_keys, selection_from_lines
 from ledger_backup.sources import open_source
@@ -68,23 +67,3 @@ def test_chosen_keys_in_neither_are_counted_not_reported(
     assert plan.changes is not None
     assert plan.changes.to_json() == {"missing": 1, "changed": 0, "same": 0, "extra": 0}
     assert plan.keys_not_in_backup == 1
-
-
-@pytest.mark.parametrize(
-    ("keys", "problem"),
-    [
-        ([{"book": {"S": "x"}}], "keys[0]: a key needs exactly the attributes ['book_id']"),
-        ([{"book_id": {"N": "1"}}], "keys[0]: key attribute book_id must be a non-empty S value"),
-        ([{"book_id": {"S": ""}}], "keys[0]: key attribute book_id must be a non-empty S value"),
-        (["book-1"], "keys[0]: a key must be a JSON object"),
-        ([{"book_id": {"S": "x"}}] * 1001, "at most 1,000 keys"),
-    ],
-)
-def test_bad_keys_are_refused_naming_the_key(keys: list[Any], problem: str) -> None:
-    with pytest.raises(InvalidRequest, match=problem.replace("[", r"\[").replace("]", r"\]")):
-        selection_from_keys(keys, SCHEMA)
-
-
-def test_a_keys_file_line_that_is_not_json_is_named() -> None:
-    with pytest.raises(InvalidRequest, match=r"keys.jsonl, line 2: not JSON"):
-        selection_from_lines([b'{"book_id": {"S": "a"}}', b"{oops"], SCHEMA, "keys.jsonl")

@@ -8,7 +8,8 @@ import pytest
 
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
-from ledger_backup.restore.digest import ContentDigest, canonical_number
+from ledger_backup.restore import digest as digest_module
+from ledger_backup.restore.digest import ContentDigest, canonical_number, canonical_value_text
 
 ITEMS = edge_items() + list(ledger_items(20))
 
@@ -64,3 +65,59 @@ def test_a_missing_or_duplicated_item_is_seen() -> None:
     assert digest(ITEMS[1:]) != digest(ITEMS)
     assert digest([*ITEMS, ITEMS[0]]) != digest(ITEMS)
     assert digest([])[1] == "0" * 64
+
+
+# canonical_value_text: the plan's per-attribute identity (restore/plan.py).
+
+
+def _text(value: dict[str, Any]) -> str:
+    return canonical_value_text(value)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"N": "1.50"}, {"N": "1.5"}),
+        ({"N": "15E-1"}, {"N": "1.5"}),
+        ({"N": "-0"}, {"N": "0"}),
+        ({"SS": ["b", "a"]}, {"SS": ["a", "b"]}),
+        ({"NS": ["2", "1.0"]}, {"NS": ["1", "2"]}),
+        ({"BS": [b"\x02", b"\x01"]}, {"BS": [b"\x01", b"\x02"]}),
+        ({"M": {"b": {"N": "007"}, "a": {"S": "x"}}}, {"M": {"a": {"S": "x"}, "b": {"N": "7"}}}),
+        ({"L": [{"M": {"n": {"N": "36.190"}}}]}, {"L": [{"M": {"n": {"N": "36.19"}}}]}),
+        (
+            {"M": {"s": {"SS": ["z", "y"]}, "n": {"N": "1e2"}}},
+            {"M": {"n": {"N": "100"}, "s": {"SS": ["y", "z"]}}},
+        ),
+    ],
+)
+def test_equal_values_have_equal_canonical_texts(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert _text(a) == _text(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"S": "1"}, {"N": "1"}),
+        ({"S": "a"}, {"SS": ["a"]}),
+        ({"N": "1.5"}, {"N": "1.51"}),
+        ({"L": [{"S": "a"}, {"S": "b"}]}, {"L": [{"S": "b"}, {"S": "a"}]}),  # a list's order counts
+        ({"B": b"\x01"}, {"S": "AQ=="}),
+        ({"M": {"N": {"S": "x"}}}, {"M": {"N": {"S": "y"}}}),  # a member named like a type tag
+        ({"S": 'x","N":"1'}, {"S": "x"}),  # quotes inside a string are data
+        ({"BOOL": True}, {"NULL": True}),
+    ],
+)
+def test_different_values_have_different_canonical_texts(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert _text(a) != _text(b)
+
+
+def test_the_fast_text_matches_the_member_by_member_one_for_every_edge_item() -> None:
+    """Values without sets take the value's own JSON with numbers respelled; it must equal the slow way."""
+    for item in edge_items():
+        for value in item.values():
+            (kind,) = value
+            if kind in ("S", "SS"):
+                continue
+            slow = digest_module._ENCODER.encode(digest_module._canonical(value))
+            assert _text(value) == slow
