@@ -123,15 +123,13 @@ class RestoreWriter:
         if paused is not None:
             return paused
         self._check_count()
-        if self._mode == REPLACE and not self.progress.table_created:
-            self._delete_extra_keys()
+        if self._mode == REPLACE and self._keys is not None and not self.progress.table_created:
+            self._delete_extra_keys(self._keys)
         return self._finish(time.monotonic() - started)
 
-    def _delete_extra_keys(self) -> None:
-        """Replace mode, after every put: delete the table's keys that the backup lacks (of the chosen
-        keys only, when there are some). Deletes are idempotent, so a resumed restore does this again."""
-        keys = self._keys
-        assert keys is not None  # noqa: S101 - kept in replace mode (see __init__)
+    def _delete_extra_keys(self, keys: KeyDigests) -> None:
+        """Replace mode, after every put: delete the table's keys that the backup (`keys`) lacks, of the
+        chosen keys only when there are some. Deletes are idempotent: a resumed restore does this again."""
         names = self.progress.schema.key_names
         table = self.progress.target_table
         if self._selection is None:
