@@ -12,10 +12,11 @@ all: test
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt lambdas/requirements.txt
+$(VENV)/.installed: requirements.txt lambdas/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .  # the `ledger-backup` command, editable
 	touch $@
 
 dynamodb-local: $(DDB_LOCAL)/DynamoDBLocal.jar

@@ -29,6 +29,7 @@ EXCLUDED_PATTERNS = (
     "__pycache__",
     "*.pyc",
     "*.pyo",
+    "*.egg-info",  # `pip install -e .` (make venv) leaves it beside the package
     "tests",
     "test_*.py",
     "*_test.py",

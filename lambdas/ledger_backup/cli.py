@@ -358,9 +358,18 @@ def _add_common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
+INSTALLED_COMMAND = "ledger-backup"  # pyproject.toml's [project.scripts]
+
+
+def _program_name() -> str:
+    """`ledger-backup` when run as the installed command, else `python -m ledger_backup`."""
+    installed = bool(sys.argv) and os.path.basename(sys.argv[0]) == INSTALLED_COMMAND
+    return INSTALLED_COMMAND if installed else "python -m ledger_backup"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m ledger_backup",
+        prog=_program_name(),
         description=__doc__.splitlines()[0],
         epilog="Exit status: 0 on success, 2 on any failure (one `error: ...` line on stderr).",
     )

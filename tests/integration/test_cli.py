@@ -1,5 +1,8 @@
 """`python -m ledger_backup`: the runbook's local-file workflow and S3, through a real subprocess."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -7,7 +10,7 @@ import pytest
 
 from devtools.local_aws import LocalAws
 from devtools.tables import scan_all
-from tests.integration.cli_runner import cli
+from tests.integration.cli_runner import cli, cli_env
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,3 +55,22 @@ def test_cli_errors_are_one_line(local_services: LocalAws, tmp_path: Path) -> No
     message = cli("verify", str(tmp_path / "nothing-here"), expect=2)
     assert message.startswith("error: no backup at ")
     assert message.count("\n") == 1
+
+
+def test_the_installed_command_runs_the_same_cli(tmp_path: Path) -> None:
+    """`make venv` installs the project (pip install -e .): `ledger-backup` is on the venv's PATH."""
+    command = Path(sys.executable).parent / "ledger-backup"
+    done = subprocess.run(  # noqa: S603 - the project's own entry point
+        [str(command), "list", "jsmith-pipeline-ledger", "--in", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    usage = subprocess.run(  # noqa: S603
+        [str(command), "restore"], capture_output=True, text=True, env=cli_env(), check=False
+    )
+    assert usage.returncode == 2
+    assert usage.stderr.strip().endswith("(see `ledger-backup restore --help`)")
