@@ -1,20 +1,21 @@
 """A plan: what a restore would change in an existing table, key by key, before anything is written.
 
-The backup (or the chosen keys' share of it) is read through the verify pass, which checks it
-as a restore would; each item leaves a row in an index on local disk (SQLite in a temporary
-file): its key, a digest of the whole item and one per top-level attribute. Then the table is
-read by a consistent parallel Scan (or, for chosen keys, by BatchGetItem) and each of its items
-is looked up by key:
+Two readers run at once: the verify pass reads the backup (or the chosen keys' share of it) and
+checks it as a restore would, while a thread reads the table by a consistent parallel Scan (or,
+for chosen keys, by BatchGetItem), so DynamoDB's work overlaps ours. Each item of either side
+leaves a row in an SQLite file on local disk: its key, a digest of the whole item and one per
+top-level attribute. A join of the two sides then classifies every key:
 
 - missing: a key of the backup that the table lacks;
 - changed: in both, with another content (the report names the attributes that differ);
-- same: in both, equal (digests of the canonical encoding: attribute order, set order and
-  number spelling do not count, as in restore/digest.py);
+- same: in both, equal (digests of a canonical text: attribute order, set order and number
+  spelling do not count, see restore/digest.py canonical_value_text);
 - extra: in the table, not in the backup.
 
-Memory stays flat whatever the table's size: items are never kept, the index is on disk with a
-small page cache. Digests are 16-byte BLAKE2b per item, 8-byte per attribute; two different
-contents share a digest with odds far below any disk's error rate.
+Memory stays flat whatever the table's size: items are never kept, the rows are on disk behind a
+small page cache. Digests are 16-byte BLAKE2b per item, which decides changed or same (two
+different contents share one with odds of about n**2 / 2**129), and 4 bytes per attribute, which
+only names the attributes that differ.
 
 The report is JSON lines, one per missing, changed or extra key:
 `{"change": "changed", "key": {"book_id": {"S": "..."}}, "attributes": ["status", "steps"]}`.
