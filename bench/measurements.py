@@ -15,6 +15,11 @@ class Role(StrEnum):
     RUNBOOK_BACKUP = "runbook backup"
     RUNBOOK_RESTORE = "runbook restore"
     ITEM_CHECKS = "item checks"  # ItemRules alone, in this process: what refusing bad items costs a restore
+    PLAN = "our plan"  # `diff` against a table made to differ from the backup
+    VERIFY = "our verify"  # the plan's backup half alone, as a process like the plan
+    PLAN_SCAN = "raw plan read"  # a raw Scan of the plan's table: the plan's table half alone
+    REPLACE = "our replace"  # restore --mode replace over that table
+    RAW_DELETE = "raw delete"  # BatchWriteItem deletes of the keys a replace removes
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The CLI calls the same core (run_backup / run_restore with an S3 store) as the Lambda
 handlers. Rates use the core's own `duration_seconds`, which leaves out interpreter start-up,
-as the in-process raw measurements do; the process's wall time is noted beside it.
+as the in-process raw measurements do; the process's wall time is noted beside it. The plan
+(`diff`) reports no duration, so it and the `verify` it is compared with are both timed by
+their process's wall time, start-up included in each.
 """
 
 import json
@@ -81,4 +83,120 @@ def restore(location: str, table: str, writers: int, data: Dataset, engine: Serv
         engine_cpu_seconds=engine.seconds() - engine_start,
         peak_rss_mb=run.peak_rss_mb,
         notes=[f"process {run.seconds:.1f} s with start-up; one checking pass into the new table"],
+    )
+
+
+def _process_measurement(
+    run: ProcessRun, name: str, role: Role, *, items: int, data: Dataset, engine_seconds: float, note: str
+) -> Measurement:
+    """A CLI process timed by its wall time, interpreter start-up included."""
+    return Measurement(
+        size=data.count,
+        name=name,
+        role=role,
+        items=items,
+        seconds=run.seconds,
+        json_bytes=data.json_bytes,
+        client_cpu_seconds=run.cpu_seconds,
+        engine_cpu_seconds=engine_seconds,
+        peak_rss_mb=run.peak_rss_mb,
+        notes=[note],
+    )
+
+
+def plan(
+    location: str,
+    table: str,
+    expected: dict[str, int],
+    data: Dataset,
+    engine: ServerCpu,
+    *,
+    time_limit: float,
+) -> Measurement:
+    """`python -m ledger_backup diff s3://... --against TABLE`: verify the backup, scan TABLE, compare keys.
+
+    Raises unless the plan's counts are exactly `expected` (the differences the bench made), or
+    when it has not finished within `time_limit` seconds (it is killed: a hung plan fails the run).
+    """
+    engine_start = engine.seconds()
+    run = run_measured(cli_command("diff", location, "--against", table), time_limit=time_limit)
+    if not run.finished:
+        raise RuntimeError(f"our plan of {table} had not finished after {run.seconds:.0f} s and was killed")
+    output = json.loads(run.stdout)
+    changes = {kind: int(output["changes"][kind]) for kind in expected}
+    if changes != expected:
+        raise RuntimeError(f"our plan of {table} found {changes}, the bench made {expected}")
+    return _process_measurement(
+        run,
+        "our plan (CLI diff = Lambda core), backup verified, table scanned, keys compared",
+        Role.PLAN,
+        items=int(output["item_count"]),
+        data=data,
+        engine_seconds=engine.seconds() - engine_start,
+        note="process wall time, start-up included (the answer has no duration); "
+        + ", ".join(f"{count:,} {kind}" for kind, count in changes.items()),
+    )
+
+
+def verify(location: str, data: Dataset, engine: ServerCpu) -> Measurement:
+    """`python -m ledger_backup verify s3://...`: the plan's backup half alone, also a whole process."""
+    engine_start = engine.seconds()
+    run = run_measured(cli_command("verify", location))
+    output = json.loads(run.stdout)
+    items = int(output["item_count"])
+    if output.get("status") != "verified" or items != data.count:
+        raise RuntimeError(f"our verify of {location}: {output.get('status')}, {items} items")
+    return _process_measurement(
+        run,
+        "our verify (CLI), every item checked",
+        Role.VERIFY,
+        items=items,
+        data=data,
+        engine_seconds=engine.seconds() - engine_start,
+        note="process wall time, start-up included, as the plan's",
+    )
+
+
+def replace(
+    location: str, table: str, writers: int, data: Dataset, engine: ServerCpu, *, extra: int
+) -> Measurement:
+    """`python -m ledger_backup restore s3://... --table T --mode replace --overwrite --writers N`.
+
+    Raises unless every backup item was put and exactly `extra` keys were deleted.
+    """
+    size, json_bytes = data.count, data.json_bytes
+    engine_start = engine.seconds()
+    run = run_measured(
+        cli_command(
+            "restore",
+            location,
+            "--table",
+            table,
+            "--mode",
+            "replace",
+            "--overwrite",
+            "--writers",
+            str(writers),
+        )
+    )
+    output = json.loads(run.stdout)
+    items, deleted = int(output["items_restored"]), int(output["items_deleted"])
+    if items != size or deleted != extra:
+        raise RuntimeError(
+            f"our replace into {table} put {items} items and deleted {deleted}; expected {size} and {extra}"
+        )
+    return Measurement(
+        size=size,
+        name=f"our replace (CLI = Lambda core), {writers} writers, from S3 over the changed table",
+        role=Role.REPLACE,
+        items=items,
+        seconds=_core_seconds(run, output),
+        json_bytes=json_bytes,
+        client_cpu_seconds=run.cpu_seconds,
+        engine_cpu_seconds=engine.seconds() - engine_start,
+        peak_rss_mb=run.peak_rss_mb,
+        notes=[
+            f"process {run.seconds:.1f} s with start-up; every item put, then the table's keys scanned "
+            f"and {deleted:,} the backup lacks deleted"
+        ],
     )

@@ -1,11 +1,14 @@
 """The whole benchmark in one run: one DynamoDB Local and one S3 server for every measurement.
 
-Per table size, in this order (so every Scan reads the same table and every write goes
-into a fresh table while the engine holds nothing else):
+Per table size, in this order (so every Scan reads a table of the same size, and every write
+but the incident's goes into a fresh table while the engine holds nothing else):
   raw threaded BatchWriteItems (the last one creates the source table), raw parallel Scans,
-  our backup, the runbook's scan, then with the source dropped: our restore, the runbook's
-  restore. The stock-client raw variants and the profiles run at the smallest size only,
-  the runbook at one size: they are slow, and one size is enough to show them.
+  our backup, the runbook's scan, then with the source dropped: our restore; the incident:
+  the restored table made to differ from the backup (bench/differences.py), our plan of it,
+  our verify and a raw Scan of it (the plan's two halves one after the other), our replace
+  over it and raw deletes of its extra keys; then the runbook's restore. The stock-client
+  raw variants and the profiles run at the smallest size only, the runbook at one size:
+  they are slow, and one size is enough to show them.
 """
 
 import os
@@ -22,6 +25,7 @@ import boto3
 import botocore
 
 from bench import engine, item_rules, ours, runbook
+from bench.differences import Differences, batches, differences
 from bench.fidelity import sampled_copies
 from bench.measurements import Measurement, Role
 from bench.processes import ServerCpu
@@ -38,12 +42,14 @@ from bench.workloads import (
 from devtools.local_aws import aws_environ, local_aws
 from ledger_backup.aws.clients import dynamodb_client
 from ledger_backup.aws.tables import scan_page_size
+from ledger_backup.codec import encode_write_request
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BUCKET = "ledger-bench"
 RUNBOOK_PATIENCE = 1.25  # the runbook's scan as written may take this many times the fair variant's time
+PLAN_PATIENCE = 20.0  # our plan is killed (and the run fails) after this many times our restore's time
 Progress = Callable[[str], None]
 
 
@@ -130,13 +136,21 @@ class Bench:
         drop_table(self.dynamodb, table)
 
     def _raw_scan(
-        self, data: Dataset, table: str, limit: int, name: str, client: Any, *, as_text: bool = False
+        self,
+        data: Dataset,
+        table: str,
+        limit: int,
+        name: str,
+        client: Any,
+        *,
+        as_text: bool = False,
+        role: Role = Role.RAW_READ,
     ) -> None:
         before = self.engine.seconds()
         result = engine.parallel_scan(client, table, self.options.segments, limit, as_text=as_text)
         if result.items != data.count:
             raise RuntimeError(f"raw scan of {table} read {result.items} items, expected {data.count}")
-        self._record(_raw(name, Role.RAW_READ, result, data, self.engine.seconds() - before))
+        self._record(_raw(name, role, result, data, self.engine.seconds() - before))
 
     def warm_up(self, items: list[dict[str, Any]]) -> None:
         """JIT-compile the engine's write and scan paths before anything is measured."""
@@ -196,6 +210,7 @@ class Bench:
         restored = ours.restore(backup.location, target, writers, data, self.engine)
         restored.notes.append(sampled_copies(self.dynamodb, target, data.items))
         self._record(restored)
+        self._plan_and_replace(data, backup.location, target, limit, restored.seconds)
         drop_table(self.dynamodb, target)
         self._item_checks(data)
         if self.options.profile and size == self.smallest:
@@ -208,6 +223,76 @@ class Bench:
             drop_table(self.dynamodb, target)
         if size == self.runbook_size:
             self._runbook_restore(data, scan_file)
+
+    def _write_untimed(self, table: str, requests: list[dict[str, Any]]) -> None:
+        writers = self.options.writers
+        engine.threaded_batch_write(
+            dynamodb_client(writers * 2), table, batches(requests), writers, json_encoded=True
+        )
+
+    def _expect_count(self, table: str, expected: int, after: str) -> None:
+        found = count_items(self.dynamodb, table)
+        if found != expected:
+            raise RuntimeError(f"{table} holds {found} items after {after}, expected {expected}")
+
+    def _plan_and_replace(
+        self, data: Dataset, location: str, table: str, limit: int, restore_seconds: float
+    ) -> None:
+        """`table` holds exactly the backup at `location`: make it differ, plan it, replace it.
+
+        The plan is measured beside its two halves run one after the other (our verify of the
+        backup, a raw Scan of the table); the replace beside the plain restore into a new table
+        and raw deletes of the keys it removed.
+        """
+        made = differences(data.items)
+        self._write_untimed(table, made.requests())
+        self._expect_count(table, data.count, "the differences")  # as many deleted as added
+        n = made.count
+        self.say(f"  {table} changed: {n:,} items deleted, {n:,} changed, {n:,} keys added")
+        expected = {"missing": n, "changed": n, "same": data.count - 2 * n, "extra": n}
+        time_limit = max(60.0, PLAN_PATIENCE * restore_seconds)
+        self._record(ours.plan(location, table, expected, data, self.engine, time_limit=time_limit))
+        self._record(ours.verify(location, data, self.engine))
+        segments, writers = self.options.segments, self.options.writers
+        name = (
+            f"raw parallel Scan of the changed table, {segments} segments, Limit {limit}, "
+            "our client (items as text)"
+        )
+        client = dynamodb_client(segments * 2)
+        self._raw_scan(data, table, limit, name, client, as_text=True, role=Role.PLAN_SCAN)
+
+        replaced = ours.replace(location, table, writers, data, self.engine, extra=n)
+        self._expect_count(table, data.count, "our replace")
+        replaced.notes.append(sampled_copies(self.dynamodb, table, data.items))
+        self._record(replaced)
+        self._raw_delete(data, table, made)
+
+    def _raw_delete(self, data: Dataset, table: str, made: Differences) -> None:
+        """The extra keys put back untimed, then deleted on the clock by requests encoded before it."""
+        self._write_untimed(table, made.extra_puts())
+        self._expect_count(table, data.count + made.count, "the extra keys were put back")
+        texts = [[encode_write_request(r) for r in batch] for batch in batches(made.extra_deletes())]
+        writers = self.options.writers
+        before = self.engine.seconds()
+        result = engine.threaded_batch_write_texts(dynamodb_client(writers * 2), table, texts, writers)
+        engine_cpu = self.engine.seconds() - before
+        if result.items != made.count:
+            raise RuntimeError(f"raw deletes from {table} removed {result.items} keys, expected {made.count}")
+        self._expect_count(table, data.count, "the raw deletes")
+        self._record(
+            Measurement(
+                size=data.count,
+                name=f"raw BatchWriteItem deletes of the extra keys, {writers} threads, our client "
+                "(requests as text)",
+                role=Role.RAW_DELETE,
+                items=result.items,
+                seconds=result.seconds,
+                json_bytes=dataset(made.extra, made.count).json_bytes,
+                client_cpu_seconds=result.cpu_seconds,
+                engine_cpu_seconds=engine_cpu,
+                notes=["the keys our replace deleted, put back untimed first; MB are those items' lines"],
+            )
+        )
 
     def _item_checks(self, data: Dataset) -> None:
         """ItemRules alone over the same items, in this process, so its share of a restore can be read off."""
