@@ -1,5 +1,6 @@
 """A backup longer than one invocation: paused at checkpoints, chained, replayed, and still exact."""
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +58,12 @@ def test_chained_backup_equals_a_one_shot_backup(
     self_invocations: list[dict[str, Any]],
 ) -> None:
     small_pages(ledger_table)
+    began = time.monotonic()
     results = run_chain(scheduled_event(), self_invocations)
+    whole_chain = time.monotonic() - began
     final = results[-1]
     assert len(results) >= 4
+    assert 0.8 * whole_chain <= final["duration_seconds"] <= whole_chain + 0.5  # the whole run's time
     assert [r["status"] for r in results] == ["continuing"] * (len(results) - 1) + ["complete"]
     assert [r["items_so_far"] for r in results[:-1]] == sorted(r["items_so_far"] for r in results[:-1])
     assert (final["item_count"], final["invocations"]) == (399, len(results))

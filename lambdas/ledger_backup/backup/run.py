@@ -317,9 +317,21 @@ def _finish(
     listed = {progress.folder + f.key for f in manifest.files} | {manifest_key}
     leftovers = [key for key in store.list_keys(progress.folder) if key not in listed]
     _delete_quietly(store, leftovers, "checkpoints and unlisted data files")
+    if progress.invocations > 1:  # the whole run, not this last invocation's share of it
+        seconds = _whole_run_seconds(manifest.started_at, manifest.finished_at, seconds)
     result = _result(store, manifest, progress.folder, seconds, progress.invocations)
     logger.info("backup complete", extra={"manifest": result.location, "items": result.item_count})
     return result
+
+
+def _whole_run_seconds(started_at: str, finished_at: str, at_least: float) -> float:
+    try:
+        return max(
+            at_least,
+            (datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)).total_seconds(),
+        )
+    except ValueError:  # a hand-edited record: this invocation's own time is all there is
+        return at_least
 
 
 def _result(

@@ -70,6 +70,7 @@ class RestoreProgress:
     selection_key: str = ""  # the journal's copy of the chosen keys, when the restore is limited to some
     items_written: int = -1  # puts DynamoDB took up to the position; -1: as many as items_restored
     items_skipped: int = 0  # mode "missing": items whose key the table already held
+    bytes_read: int = 0  # backup bytes the write pass read in the invocations before this one
 
     @property
     def sequence(self) -> int:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
@@ -80,6 +81,7 @@ class RestoreWriter:
         self._should_pause = should_pause
         self._invocation_id = invocation_id or uuid.uuid4().hex[:12]
         self._meter = ReadMeter()
+        self._bytes_before = progress.bytes_read
         self._checker = KeyChecker(progress.schema)
         self._checking = progress.phase == CHECK_AND_WRITE
         self._rules = ItemRules(progress.schema) if self._checking else None
@@ -125,7 +127,17 @@ class RestoreWriter:
         self._check_count()
         if self._mode == REPLACE and self._keys is not None and not self.progress.table_created:
             self._delete_extra_keys(self._keys)
-        return self._finish(time.monotonic() - started)
+        return self._finish(self._run_seconds(time.monotonic() - started))
+
+    def _run_seconds(self, this_invocation: float) -> float:
+        """The whole restore's time when it ran over several invocations, else this write pass's."""
+        if self.progress.invocations <= 1:
+            return this_invocation
+        try:
+            began = datetime.fromisoformat(self.progress.started_at)
+        except ValueError:  # a hand-edited checkpoint: this invocation's own time is all there is
+            return this_invocation
+        return max(this_invocation, (datetime.now(UTC) - began).total_seconds())
 
     def _delete_extra_keys(self, keys: KeyDigests) -> None:
         """Replace mode, after every put: delete the table's keys that the backup (`keys`) lacks, of the
@@ -256,6 +268,7 @@ class RestoreWriter:
             self.progress.advanced(part_index, next_offset, self.restored),
             items_written=self.written,
             items_skipped=self.skipped,
+            bytes_read=self._bytes_before + self._meter.object_bytes,
         )
         if self._keys is not None:
             progress = replace(progress, duplicate_keys=self._keys.duplicates)
@@ -302,7 +315,7 @@ class RestoreWriter:
             table_created=progress.table_created,
             items_restored=self.written,
             files=len(self._source.parts),
-            compressed_bytes=self._meter.object_bytes,
+            compressed_bytes=self._bytes_before + self._meter.object_bytes,
             schema_from=progress.schema_from,
             duration_seconds=round(seconds, 3),
             restore_id=progress.restore_id,
