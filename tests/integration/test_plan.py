@@ -5,10 +5,13 @@ attributes that differ for a changed book. DynamoDB Local and a backup in a loca
 
 import io
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devtools.tables import create_table, load_items
+from ledger_backup.backup.run import run_backup
 from ledger_backup.restore.plan import make_plan
 from ledger_backup.restore.selection import selection_from_keys, selection_from_lines
 from ledger_backup.sources import open_source
@@ -67,3 +70,19 @@ def test_chosen_keys_in_neither_are_counted_not_reported(
     assert plan.changes is not None
     assert plan.changes.to_json() == {"missing": 1, "changed": 0, "same": 0, "extra": 0}
     assert plan.keys_not_in_backup == 1
+
+
+def test_a_plan_of_more_rows_than_one_insert_batch_finishes(
+    dynamodb: "DynamoDBClient", unique_name: str, tmp_path: Path
+) -> None:
+    """Past 2,000 items the table's rows are stored during the verify pass; the end must stay seen."""
+    table = f"many-{unique_name}"
+    create_table(dynamodb, table, hash_key="book_id")
+    load_items(dynamodb, table, [{"book_id": {"S": f"b{n:05d}"}, "n": {"N": str(n)}} for n in range(4500)])
+    store = LocalStore(tmp_path)
+    backup = run_backup(dynamodb, store, table)
+    dynamodb.delete_item(TableName=table, Key={"book_id": {"S": "b00007"}})
+    dynamodb.put_item(TableName=table, Item={"book_id": {"S": "b00008"}, "n": {"N": "-1"}})
+    plan = make_plan(dynamodb, open_source(store, backup.manifest_key), table, SCHEMA)
+    assert plan.changes is not None
+    assert plan.changes.to_json() == {"missing": 1, "changed": 1, "same": 4498, "extra": 0}

@@ -88,7 +88,7 @@ class _SegmentScans:
         self._dynamodb = dynamodb
         self._arguments = arguments
         self._segments = segments
-        self.pages: queue.Queue[Any] = queue.Queue(maxsize=2 * segments)
+        self.pages: queue.Queue[Any] = queue.Queue(maxsize=segments)  # about 1 MB of items each
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._scan, args=(n,), daemon=True) for n in range(segments)]
 

@@ -257,6 +257,7 @@ class _TableReader:
         self._index = index
         self._rows: queue.Queue[list[_Row] | BaseException | None] = queue.Queue(maxsize=8)
         self._stop = threading.Event()
+        self._done = False  # the end of the table was taken from the queue
         self._thread = threading.Thread(target=self._read, name="plan-table-reader", daemon=True)
         self._thread.start()
 
@@ -277,12 +278,13 @@ class _TableReader:
 
     def drain(self, *, wait: bool) -> None:
         """Store the rows read so far; with `wait`, every row, to the end of the table."""
-        while True:
+        while not self._done:
             try:
                 rows = self._rows.get(block=wait)
             except queue.Empty:
                 return
             if rows is None:
+                self._done = True
                 return
             if isinstance(rows, BaseException):
                 raise rows
