@@ -19,6 +19,7 @@ class Role(StrEnum):
     VERIFY = "our verify"  # the plan's backup half alone, as a process like the plan
     PLAN_SCAN = "raw plan read"  # a raw Scan of the plan's table: the plan's table half alone
     REPLACE = "our replace"  # restore --mode replace over that table
+    UPSERT = "our upsert"  # restore --mode upsert over that table: the replace without its deletes
     RAW_DELETE = "raw delete"  # BatchWriteItem deletes of the keys a replace removes
 
 

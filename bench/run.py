@@ -241,8 +241,9 @@ class Bench:
         """`table` holds exactly the backup at `location`: make it differ, plan it, replace it.
 
         The plan is measured beside its two halves run one after the other (our verify of the
-        backup, a raw Scan of the table); the replace beside the plain restore into a new table
-        and raw deletes of the keys it removed.
+        backup, a raw Scan of the table); the replace beside an upsert of the same backup over the
+        same table (puts over existing items cost the engine more than into a new table) plus raw
+        deletes of the keys the replace removed.
         """
         made = differences(data.items)
         self._write_untimed(table, made.requests())
@@ -261,6 +262,10 @@ class Bench:
         client = dynamodb_client(segments * 2)
         self._raw_scan(data, table, limit, name, client, as_text=True, role=Role.PLAN_SCAN)
 
+        upserted = ours.replace(location, table, writers, data, self.engine, extra=0, mode="upsert")
+        upserted.notes.append(sampled_copies(self.dynamodb, table, data.items))
+        self._record(upserted)
+        self._expect_count(table, data.count + n, "our upsert")  # the extra keys are still there
         replaced = ours.replace(location, table, writers, data, self.engine, extra=n)
         self._expect_count(table, data.count, "our replace")
         replaced.notes.append(sampled_copies(self.dynamodb, table, data.items))

@@ -42,7 +42,7 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
     for size in QUICK_SIZES:
         assert {("raw read", size), ("raw write", size), ("our backup", size), ("our restore", size)} <= roles
         assert ("item checks", size) in roles
-        incident = {"our plan", "our verify", "raw plan read", "our replace", "raw delete"}
+        incident = {"our plan", "our verify", "raw plan read", "our upsert", "our replace", "raw delete"}
         assert {(role, size) for role in incident} <= roles
     assert {("runbook backup", 500), ("runbook restore", 500)} <= roles
     for m in measurements:
@@ -50,9 +50,9 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
         assert m["items"] == (m["size"] // 100 if m["role"] == "raw delete" else m["size"]), m["name"]
         assert m["items_per_second"] > 0, m["name"]
         assert m["client_cpu_ms_per_item"] > 0, m["name"]
-        if m["role"] in ("our backup", "our restore", "our plan", "our verify", "our replace"):
+        if m["role"] in ("our backup", "our restore", "our plan", "our verify", "our upsert", "our replace"):
             assert 20 < m["peak_rss_mb"] < 2_000, m["name"]  # a real process's RSS, not the benchmark's
-    restores = [m for m in measurements if m["role"] in ("our restore", "our replace")]
+    restores = [m for m in measurements if m["role"] in ("our restore", "our upsert", "our replace")]
     assert all(any("25/25 sampled items identical" in note for note in m["notes"]) for m in restores)
 
     targets = document["targets"]
@@ -62,7 +62,7 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
     assert len(targets) in (17, 18)
     assert sum("item checks' share" in t["what"] for t in targets) == len(QUICK_SIZES)
     assert sum(t["what"].startswith("our plan vs our verify then") for t in targets) == len(QUICK_SIZES)
-    assert sum(t["what"].startswith("our replace vs our restore") for t in targets) == len(QUICK_SIZES)
+    assert sum(t["what"].startswith("our replace vs our upsert") for t in targets) == len(QUICK_SIZES)
     assert sum(t["what"].startswith("our plan peak RSS") for t in targets) == 1
     assert all(t["ratio"] > 0 for t in targets)
     assert document["lambda_memory_mb"]
