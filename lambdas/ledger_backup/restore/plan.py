@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.codec import Item
@@ -172,7 +172,7 @@ _Row = tuple[str, bytes, int, bytes]  # key text, item digest, names id, attribu
 
 class _Index:
     """Both sides on local disk, one row per key: the backup's (later copies replace earlier ones) and
-    the table's. Attribute name lists are stored once each (most items share a few)."""
+    the table's. Rows name their attribute-name list by number (most items share a few)."""
 
     def __init__(self, key_names: list[str], selection: KeySelection | None) -> None:
         self.key_names = key_names
@@ -182,14 +182,15 @@ class _Index:
         self._connection = sqlite3.connect(self._file)  # used by the planning thread only
         self._connection.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
-            "CREATE TABLE names (id INTEGER PRIMARY KEY, names TEXT UNIQUE);"
             + "".join(
                 f"CREATE TABLE {side} (key TEXT PRIMARY KEY, digest BLOB, names INTEGER, attributes BLOB) "
                 "WITHOUT ROWID;"
                 for side in ("backup", "target")
             )
         )
-        self._names: dict[str, int] = {}  # shared by both readers, hence the lock
+        # Attribute-name lists by number, both ways (few: most items share one); both readers add.
+        self._names: dict[str, int] = {}
+        self._names_by_number: dict[int, str] = {}
         self._names_lock = threading.Lock()
         self._pending: list[_Row] = []
 
@@ -199,6 +200,7 @@ class _Index:
             number = self._names.get(names)
             if number is None:
                 number = self._names[names] = len(self._names) + 1
+                self._names_by_number[number] = names
         return canonical_key_text(item, self.key_names), whole, number, attributes
 
     def add_backup_item(self, item: Item) -> None:
@@ -218,14 +220,10 @@ class _Index:
     def finish(self) -> None:
         self._insert("backup", self._pending)
         self._pending = []
-        self._connection.executemany(
-            "INSERT INTO names VALUES (?, ?)", [(n, t) for t, n in self._names.items()]
-        )
         self._connection.commit()
 
     def names_of(self, number: int) -> str:
-        row = self._connection.execute("SELECT names FROM names WHERE id = ?", (number,)).fetchone()
-        return str(row[0])
+        return self._names_by_number[number]
 
     def target_rows(self) -> Iterator[tuple[str, bytes, int, bytes, bytes | None, int | None, bytes | None]]:
         """Each table key with the backup's row for it, if any."""
@@ -379,13 +377,3 @@ def _table_items(
     if selection is None:
         return parallel_table_items(dynamodb, table_name, _SCAN_SEGMENTS)
     return table_items_by_key(dynamodb, table_name, list(selection.keys))
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan's part of a dry run's answer."""
-    if plan.changes is None:
-        return {}
-    answer: dict[str, Any] = {"changes": plan.changes.to_json()}
-    if plan.keys_not_in_backup:
-        answer["keys_not_in_backup"] = plan.keys_not_in_backup
-    return answer
