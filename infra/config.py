@@ -16,10 +16,12 @@ from typing import Any
 from ledger_backup.contract import (
     DEFAULT_BACKUP_PREFIX,
     DEFAULT_CONTINUATION_MARGIN_SECONDS,
+    DEFAULT_MAX_INVOCATIONS,
     DEFAULT_METRICS_NAMESPACE,
     DEFAULT_RESTORE_WRITERS,
     DEFAULT_SCAN_SEGMENTS,
     DEFAULT_SERVICE_NAME,
+    MAX_INVOCATIONS_CEILING,
     RESTORES_FOLDER,
 )
 
@@ -85,7 +87,8 @@ class EnvironmentConfig:
     """Everything that differs between deployments of ledger-backup (dev, prod, ...).
 
     Only ``name`` and ``table_name`` are required; the defaults suit a production-like environment. Those the
-    functions fall back to as well (prefix, segments, writers, margin, service, namespace) are the contract's.
+    functions fall back to as well (prefix, segments, writers, margin, max invocations, service,
+    namespace) are the contract's.
     """
 
     name: str
@@ -108,6 +111,13 @@ class EnvironmentConfig:
     restore_writers: int = DEFAULT_RESTORE_WRITERS
     continuation_margin_seconds: int = DEFAULT_CONTINUATION_MARGIN_SECONDS
     """Backup and restore stop taking work this long before their timeout and continue in a new invocation."""
+    max_invocations: int = DEFAULT_MAX_INVOCATIONS
+    """The longest chain of self-invocations of one backup or restore; past it the chain stops with an error.
+
+    The guard rail that replaces Lambda's recursive loop detection, which the functions allow (it would stop
+    every chain at about 16 invocations). The default, 96, is a day of 15-minute invocations: a daily backup
+    still chaining after a day has met the next scheduled one and is stuck, not long.
+    """
     max_items_per_second: int | None = None
     """Rate limit of backup reads and restore writes (items/s); None = as fast as DynamoDB allows."""
     log_retention_days: int = 90
@@ -181,6 +191,8 @@ def _validate(cfg: EnvironmentConfig) -> None:
     _in_range(cfg, "restore_writers", 1, 64)
     # The margin must leave most of the timeout for work: at most half of it.
     _in_range(cfg, "continuation_margin_seconds", 10, cfg.lambda_timeout_minutes * 30)
+    # 1 = never continue (each invocation finishes or stops); the ceiling is over 10 days of 15-minute ones.
+    _in_range(cfg, "max_invocations", 1, MAX_INVOCATIONS_CEILING)
     if cfg.max_items_per_second is not None:
         _in_range(cfg, "max_items_per_second", 1, 1_000_000)
     _in_range(cfg, "stale_after_hours", 1, MAX_STALE_AFTER_HOURS)

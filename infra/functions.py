@@ -26,7 +26,8 @@ class LedgerFunction(Construct):
     """One of the two functions, wired for Powertools (X-Ray tracing, JSON logs, EMF metrics).
 
     The role starts empty and gets only: writing to its own log group, X-Ray segments, sending failed
-    async invocations to the dead-letter queue, and the statements passed in.
+    async invocations to the dead-letter queue, and the statements passed in. Recursive loops are allowed:
+    both functions continue themselves, capped by their own MAX_INVOCATIONS.
     """
 
     def __init__(
@@ -86,6 +87,13 @@ class LedgerFunction(Construct):
             on_failure=destinations.SqsDestination(failure_queue),
             retry_attempts=async_retry_attempts,
             max_event_age=Duration.hours(6),
+            # Lambda's recursive loop detection covers "loops comprised only of Lambda functions, which may
+            # invoke each other synchronously or asynchronously", so a backup or restore invoking itself
+            # (runtime/continuation.py) would be stopped after about 16 invocations with the default
+            # Terminate. Allow lets long chains run; MAX_INVOCATIONS (cdk.json max_invocations) is the guard
+            # rail AWS asks for in its place. See "Supported AWS services" in
+            # https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html
+            recursive_loop=lambda_.RecursiveLoop.ALLOW,
         )
         acknowledge(
             self.role,

@@ -29,6 +29,7 @@ from ledger_backup.contract import (
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
     ENV_LOG_LEVEL,
+    ENV_MAX_INVOCATIONS,
     ENV_MAX_ITEMS_PER_SECOND,
     ENV_METRICS_NAMESPACE,
     ENV_RESTORE_WRITERS,
@@ -102,6 +103,8 @@ class LedgerBackupStack(Stack):
             ENV_LOG_LEVEL: config.log_level,
             # Both functions stop taking work this long before their timeout and continue in a new invocation.
             ENV_CONTINUATION_MARGIN_SECONDS: str(config.continuation_margin_seconds),
+            # ... at most this many times in one chain (runtime/invocation.py): the recursion guard rail.
+            ENV_MAX_INVOCATIONS: str(config.max_invocations),
         }
         common: dict[str, Any] = {
             "code": code,

@@ -1,7 +1,8 @@
 """Backup Lambda: run daily by EventBridge (or by hand with `{}`), backs TABLE_NAME up to BACKUP_BUCKET.
 
 A backup that would not finish before the function's timeout pauses at a checkpoint and
-invokes this function again with `{"continuation": {"checkpoint_key": ...}}`, as often as needed.
+invokes this function again with `{"continuation": {"checkpoint_key": ..., "invocation": n}}`, up to
+MAX_INVOCATIONS times in one chain (runtime/invocation.py).
 """
 
 from typing import Any
@@ -45,13 +46,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.append_keys(table=settings.table_name, trigger=trigger.description)
         outcome = _run(trigger.checkpoint_key, settings, context)
         if isinstance(outcome, BackupInProgress):
-            answer = invocation.continuing(context, outcome, METRIC_BACKUP_CONTINUED)
+            chain = invocation.Chain(trigger.invocation, settings.max_invocations)
+            by_hand = _by_hand(outcome)
+            answer = invocation.continuing(context, outcome, METRIC_BACKUP_CONTINUED, chain, by_hand)
             return {**answer, "bucket": settings.bucket}
     invocation.count(METRIC_BACKUP_SUCCEEDED)
     invocation.count(METRIC_ITEMS_BACKED_UP, outcome.item_count)
     invocation.count(METRIC_BACKUP_BYTES, outcome.compressed_bytes, MetricUnit.Bytes)
     invocation.count(METRIC_BACKUP_DURATION, outcome.duration_seconds, MetricUnit.Seconds)
     return {**outcome.to_json(), "bucket": settings.bucket}
+
+
+def _by_hand(outcome: BackupInProgress) -> invocation.ByHand:
+    """A backup is carried on by hand with the continuation event itself, without its number."""
+    return invocation.ByHand(
+        what=f"the backup of table {outcome.table_name!r}",
+        progress=outcome.location,
+        event={"continuation": {"checkpoint_key": outcome.checkpoint_key}},
+    )
 
 
 def _run(

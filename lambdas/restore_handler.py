@@ -40,7 +40,13 @@ from ledger_backup.restore.run import (
 from ledger_backup.sources import LATEST, Source, open_latest, open_source
 from ledger_backup.storage.stores import S3Store
 from runtime import continuation, invocation, policy
-from runtime.events import ContinuationEvent, RestoreRequest, RestoreStatusEvent, parse_restore_event
+from runtime.events import (
+    ContinuationEvent,
+    RestoreRequest,
+    RestoreStatusEvent,
+    chain_invocation,
+    parse_restore_event,
+)
 from runtime.observability import logger, metrics, tracer
 from runtime.settings import Settings
 
@@ -58,9 +64,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Validate the request, then restore (or only verify); every refusal happens before the first write.
 
     A restore that would outlast the function's timeout pauses at a checkpoint, invokes this
-    function again with `{"continuation": ...}` and answers `"status": "continuing"` with its
-    `restore_id`; `{"restore_status": id}` reports its progress or result, `{"resume": id}`
-    carries on one whose invocation died.
+    function again with `{"continuation": ...}` (up to MAX_INVOCATIONS times in one chain) and
+    answers `"status": "continuing"` with its `restore_id`; `{"restore_status": id}` reports its
+    progress or result, `{"resume": id}` carries on one whose invocation died or stopped at the cap.
     """
     with invocation.failures_counted(
         METRIC_RESTORE_FAILED, "restore failed: nothing was written unless the message says so"
@@ -72,13 +78,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return _journal(settings).status(request.restore_status).to_json()
         outcome = _run(request, settings, context)
         if isinstance(outcome, RestoreInProgress):
-            return invocation.continuing(context, outcome, METRIC_RESTORE_CONTINUED)
+            chain = invocation.Chain(chain_invocation(request), settings.max_invocations)
+            return invocation.continuing(context, outcome, METRIC_RESTORE_CONTINUED, chain, _by_hand(outcome))
     if isinstance(outcome, DryRunReport):
         _count_dry_run(outcome)
     else:
         invocation.count(METRIC_RESTORE_SUCCEEDED)
         invocation.count(METRIC_ITEMS_RESTORED, outcome.items_restored)
     return outcome.to_json()
+
+
+def _by_hand(outcome: RestoreInProgress) -> invocation.ByHand:
+    """A restore is carried on by hand with `{"resume": id}`, from its last checkpoint."""
+    return invocation.ByHand(
+        what=f"restore {outcome.restore_id} into {outcome.target_table!r}",
+        progress=outcome.progress_location,
+        event={"resume": outcome.restore_id},
+    )
 
 
 def _journal(settings: Settings) -> RestoreJournal:

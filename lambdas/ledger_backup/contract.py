@@ -15,6 +15,7 @@ ENV_SCAN_SEGMENTS: Final = "SCAN_SEGMENTS"  # backup function only
 ENV_RESTORE_WRITERS: Final = "RESTORE_WRITERS"  # restore function only
 ENV_CONTINUATION_MARGIN_SECONDS: Final = "CONTINUATION_MARGIN_SECONDS"
 ENV_MAX_ITEMS_PER_SECOND: Final = "MAX_ITEMS_PER_SECOND"  # unset: as fast as DynamoDB allows
+ENV_MAX_INVOCATIONS: Final = "MAX_INVOCATIONS"  # longest chain of self-invocations (runtime/invocation.py)
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -24,6 +25,12 @@ DEFAULT_BACKUP_PREFIX: Final = "backups/"
 DEFAULT_SCAN_SEGMENTS: Final = 4
 DEFAULT_RESTORE_WRITERS: Final = 4
 DEFAULT_CONTINUATION_MARGIN_SECONDS: Final = 60
+# A day of 15-minute invocations (96 x 15 min = 24 h). The daily backup that still chains after a day has
+# met the next scheduled one and is stuck, not long; a restore that needs more is resumed by a person.
+DEFAULT_MAX_INVOCATIONS: Final = 96
+# The most a chain may be allowed (cdk.json and the continuation event check it): over 10 days of
+# 15-minute invocations, past which the cap no longer guards anything.
+MAX_INVOCATIONS_CEILING: Final = 1000
 DEFAULT_SERVICE_NAME: Final = "ledger-backup"
 DEFAULT_METRICS_NAMESPACE: Final = "LedgerBackup"
 
@@ -48,3 +55,6 @@ METRIC_ITEMS_RESTORED: Final = "ItemsRestored"
 METRIC_RESTORE_STATUS_READ: Final = "RestoreStatusRead"
 METRIC_BACKUP_VERIFIED: Final = "BackupVerified"
 METRIC_VERIFY_FAILED: Final = "VerifyFailed"
+# Emitted by the restore drill (a later change); the dashboard graphs them already.
+METRIC_RESTORE_DRILL_SUCCEEDED: Final = "RestoreDrillSucceeded"
+METRIC_RESTORE_DRILL_FAILED: Final = "RestoreDrillFailed"

@@ -39,3 +39,10 @@ class CorruptBackup(LedgerBackupError):
 
 class TargetBusy(LedgerBackupError):
     """Another restore holds the target table (or created it meanwhile): two restores would blend."""
+
+
+class InvocationLimitReached(LedgerBackupError):
+    """A chained backup or restore reached its cap of invocations (max_invocations) and stopped.
+
+    It did not invoke itself again; its last checkpoint is kept, so a person can carry it on.
+    """

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from ledger_backup.contract import MAX_INVOCATIONS_CEILING
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.names import BUCKET_NAME_PATTERN, TABLE_NAME_PATTERN
 from ledger_backup.restore.selection import MAX_REQUEST_KEYS
@@ -35,15 +36,20 @@ class ManualBackupRequest(BaseModel):
 
 
 class Continuation(BaseModel):
-    """Where the previous invocation of a long backup or restore stopped."""
+    """Where the previous invocation of a long backup or restore stopped.
+
+    `invocation` is this invocation's number in its chain (runtime/invocation.py): the function sets
+    it; an event sent by hand leaves it out and so starts a new chain at 1.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     checkpoint_key: str = Field(min_length=1, max_length=1024)
+    invocation: StrictInt = Field(default=1, ge=1, le=MAX_INVOCATIONS_CEILING)
 
 
 class ContinuationEvent(BaseModel):
-    """`{"continuation": {"checkpoint_key": ...}}`: sent by a function to itself to carry on."""
+    """`{"continuation": {"checkpoint_key": ..., "invocation": n}}`: a function's hand-off to itself."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -126,6 +132,11 @@ class RestoreStatusEvent(BaseModel):
 RestoreEvent = RestoreRequest | ContinuationEvent | ResumeRestoreEvent | RestoreStatusEvent
 
 
+def chain_invocation(request: RestoreEvent) -> int:
+    """The request's number in its chain: a continuation's own, 1 for anything a person sent."""
+    return request.continuation.invocation if isinstance(request, ContinuationEvent) else 1
+
+
 def parse_restore_event(event: Any) -> RestoreEvent:
     """Pick the model by the event's distinguishing key, then validate strictly against it."""
     if isinstance(event, dict):
@@ -154,6 +165,7 @@ class BackupTrigger:
 
     description: str
     checkpoint_key: str | None = None
+    invocation: int = 1  # this invocation's number in its chain of self-invocations
 
 
 def parse_backup_trigger(event: Any) -> BackupTrigger:
@@ -163,7 +175,7 @@ def parse_backup_trigger(event: Any) -> BackupTrigger:
         return BackupTrigger("manual")
     if isinstance(event, dict) and "continuation" in event:
         continuation = parse_event(event, ContinuationEvent).continuation
-        return BackupTrigger("continuation", continuation.checkpoint_key)
+        return BackupTrigger("continuation", continuation.checkpoint_key, continuation.invocation)
     scheduled = parse_event(event, EventBridgeModel)
     return BackupTrigger(f"{scheduled.detail_type} {scheduled.id}")
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from ledger_backup.contract import (
     DEFAULT_BACKUP_PREFIX,
     DEFAULT_CONTINUATION_MARGIN_SECONDS,
+    DEFAULT_MAX_INVOCATIONS,
     DEFAULT_RESTORE_WRITERS,
     DEFAULT_SCAN_SEGMENTS,
     ENV_BACKUP_BUCKET,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
+    ENV_MAX_INVOCATIONS,
     ENV_MAX_ITEMS_PER_SECOND,
     ENV_RESTORE_WRITERS,
     ENV_SCAN_SEGMENTS,
@@ -34,6 +36,7 @@ class Settings:
     restore_writers: int
     continuation_margin_seconds: int  # stop taking work this long before the Lambda's timeout
     max_items_per_second: float | None  # rate limit for backup reads and restore writes; None = unlimited
+    max_invocations: int  # the longest chain of self-invocations (runtime/invocation.py)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -47,6 +50,7 @@ class Settings:
                 environ, ENV_CONTINUATION_MARGIN_SECONDS, DEFAULT_CONTINUATION_MARGIN_SECONDS
             ),
             max_items_per_second=_positive_int(environ, ENV_MAX_ITEMS_PER_SECOND, 0) or None,
+            max_invocations=_positive_int(environ, ENV_MAX_INVOCATIONS, DEFAULT_MAX_INVOCATIONS),
         )
 
 

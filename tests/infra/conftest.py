@@ -34,6 +34,7 @@ ADOPTED = EnvironmentConfig(
     backup_schedule="rate(12 hours)",
     lambda_memory_mb=2048,
     max_items_per_second=500,
+    max_invocations=48,
     log_retention_days=365,
 )
 

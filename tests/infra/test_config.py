@@ -41,6 +41,7 @@ def test_defaults_match_the_engine_contract() -> None:
     assert config.restore_writers == 4
     assert config.continuation_margin_seconds == 60
     assert config.max_items_per_second is None
+    assert config.max_invocations == 96
     assert config.service_name == "ledger-backup"
     assert config.metrics_namespace == "LedgerBackup"
     assert config.stale_after_hours == 26
@@ -74,11 +75,21 @@ def test_defaults_match_the_engine_contract() -> None:
         ({"continuation_margin_seconds": 5}, "continuation_margin_seconds"),
         ({"lambda_timeout_minutes": 2, "continuation_margin_seconds": 90}, "continuation_margin_seconds"),
         ({"max_items_per_second": 0}, "max_items_per_second"),
+        ({"max_invocations": 0}, "max_invocations: must be an integer in [1, 1000], got 0"),
+        ({"max_invocations": 1001}, "max_invocations: must be an integer in [1, 1000], got 1001"),
+        ({"max_invocations": "96"}, "max_invocations: must be an integer in [1, 1000], got '96'"),
+        ({"max_invocations": True}, "max_invocations"),
+        ({"max_invocations": 9.5}, "max_invocations"),
     ],
 )
 def test_invalid_settings_are_rejected_naming_the_key(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=rf"environment 'prod'.*{re.escape(message)}"):
         parse_environment("prod", {**MINIMAL, **changes})
+
+
+@pytest.mark.parametrize("value", [1, 16, 96, 1000])
+def test_max_invocations_within_its_range_is_accepted(value: int) -> None:
+    assert parse_environment("prod", {**MINIMAL, "max_invocations": value}).max_invocations == value
 
 
 def test_table_name_is_required() -> None:

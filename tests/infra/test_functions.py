@@ -27,6 +27,7 @@ def test_functions_runtime_sizing_tracing_and_environment(
         "POWERTOOLS_METRICS_NAMESPACE": "LedgerBackup",
         "POWERTOOLS_LOG_LEVEL": config.log_level,
         "CONTINUATION_MARGIN_SECONDS": "60",  # both continue past their timeout
+        "MAX_INVOCATIONS": str(config.max_invocations),  # ... in chains no longer than this
     }
     extra = {"SCAN_SEGMENTS": "4"} if kind == "backup" else {"RESTORE_WRITERS": "4"}
     if config.max_items_per_second is not None:
@@ -43,8 +44,25 @@ def test_functions_runtime_sizing_tracing_and_environment(
             "TracingConfig": {"Mode": "Active"},
             "Environment": {"Variables": {**common, **extra}},
             "LoggingConfig": {"LogGroup": {"Ref": i[f"{kind}_logs"]}},
+            "RecursiveLoop": "Allow",
         },
     )
+
+
+def test_both_functions_allow_their_self_invocation_chains_capped_per_environment(
+    synthesized: Synthesized, env: str
+) -> None:
+    """Lambda stops a function invoking itself after about 16 invocations unless RecursiveLoop is Allow;
+    in its place each chain is capped by the environment's max_invocations (96 unless cdk.json says)."""
+    config = synthesized.configs[env]
+    functions = cfn.resources(synthesized.template_json(env), "AWS::Lambda::Function")
+    assert len(functions) == 2
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["RecursiveLoop"] == "Allow"
+        assert properties["Environment"]["Variables"]["MAX_INVOCATIONS"] == str(config.max_invocations)
+    expected = {"dev": 96, "prod": 96, ADOPTED.name: 48}
+    assert config.max_invocations == expected[env]
 
 
 def test_memory_is_configurable_per_environment(synthesized: Synthesized) -> None:

@@ -149,3 +149,45 @@ def test_item_from_document_refuses_deep_nesting_with_a_value_error() -> None:
 def test_nesting_within_json_limits_still_parses() -> None:
     line = '{"Item":{"a":%s{"S":"x"}%s}}' % ('{"L":[' * 40, "]}" * 40)  # noqa: UP031
     assert decode_line(line)["a"]["L"][0]["L"][0]
+
+
+# What orjson refuses and the json module reads (or refuses with its own message): each goes to json.
+JSON_ONLY_TEXTS = [
+    b'{"Item":{"a":{"S":"\\ud800"}}}',  # a lone surrogate
+    b'{"Item":{"a":{"N":NaN}}}',
+    b'{"Item":{"a":{"N":Infinity}}}',
+    b'{"Item":{"a":{"N":1e400}}}',
+    b'{"Item":{"a":{"S":"x"}},"Item":{"b":{"S":"y"}}}',  # the later of two equal names
+    b'{"Item":{"a":{"S":"x"}}} trailing',
+    b'\xef\xbb\xbf{"Item":{"a":{"S":"x"}}}',  # a byte-order mark
+    b'{"Item":{"a":{"S":"\xff"}}}',  # not UTF-8
+    b"[" * 2000 + b"]" * 2000,
+]
+
+
+def _json_module_only(line: bytes) -> object:
+    """What the line gave before orjson: json.loads of its strict UTF-8 text, or the error's type."""
+    try:
+        return json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return ValueError
+
+
+@pytest.mark.parametrize("line", JSON_ONLY_TEXTS, ids=lambda line: repr(line[:24]))
+def test_what_orjson_refuses_is_read_as_the_json_module_reads_it(line: bytes) -> None:
+    expected = _json_module_only(line)
+    if expected is ValueError:
+        with pytest.raises(ValueError):  # noqa: PT011 - json's own message, whatever it is
+            decode_stored_line(line)
+        return
+    assert isinstance(expected, dict)
+    assert decode_stored_line(line)[0] == expected["Item"]
+
+
+@pytest.mark.parametrize(
+    "item", edge_items() + list(ledger_items(20)), ids=lambda i: str(i.get("pk", i.get("book_id")))
+)
+def test_stored_lines_parse_as_the_json_module_parses_them(item: dict[str, Any]) -> None:
+    line = (encode_line(item) + "\n").encode("utf-8")
+    assert decode_stored_line(line) == (item, line)
+    assert loads_items_json(line) == loads_items_json(line.decode("utf-8")) == {"Item": item}

@@ -6,7 +6,13 @@ import pytest
 
 from devtools.sample_events import scheduled_event
 from ledger_backup.errors import InvalidRequest
-from runtime.events import RestoreRequest, parse_backup_trigger, parse_event
+from runtime.events import (
+    RestoreRequest,
+    chain_invocation,
+    parse_backup_trigger,
+    parse_event,
+    parse_restore_event,
+)
 
 
 def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
@@ -14,6 +20,17 @@ def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
     assert parse_backup_trigger({}).description == "manual"
     continuation = parse_backup_trigger({"continuation": {"checkpoint_key": "backups/t/x/progress/c.json"}})
     assert continuation.checkpoint_key == "backups/t/x/progress/c.json"
+    assert continuation.invocation == 1, "a continuation sent by hand starts a new chain"
+    assert parse_backup_trigger(scheduled_event()).invocation == parse_backup_trigger({}).invocation == 1
+
+
+def test_a_continuation_carries_its_number_in_the_chain() -> None:
+    event = {"continuation": {"checkpoint_key": "backups/t/x/progress/c.json", "invocation": 7}}
+    assert parse_backup_trigger(event).invocation == 7
+    assert chain_invocation(parse_restore_event(event)) == 7
+    assert chain_invocation(parse_restore_event({"resume": "20261203T081500Z-1a2b3c4d"})) == 1
+    request = {"s3_key": "backups/t/x/manifest.json", "target_table": "ledger-restored"}
+    assert chain_invocation(parse_restore_event(request)) == 1
 
 
 @pytest.mark.parametrize(
@@ -22,6 +39,10 @@ def test_scheduled_event_and_manual_trigger_are_accepted() -> None:
         {"continuation": {}},
         {"continuation": {"checkpoint_key": 1}},
         {"continuation": {"checkpoint_key": "k", "x": 1}},
+        {"continuation": {"checkpoint_key": "k", "invocation": 0}},
+        {"continuation": {"checkpoint_key": "k", "invocation": 1001}},
+        {"continuation": {"checkpoint_key": "k", "invocation": "2"}},
+        {"continuation": {"checkpoint_key": "k", "invocation": True}},
     ],
 )
 def test_malformed_continuation_is_refused(event: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ def test_defaults_when_only_the_required_variables_are_set() -> None:
         restore_writers=4,
         continuation_margin_seconds=60,
         max_items_per_second=None,
+        max_invocations=96,
     )
 
 
@@ -28,6 +29,7 @@ def test_the_defaults_are_the_contracts() -> None:
     assert settings.scan_segments == contract.DEFAULT_SCAN_SEGMENTS
     assert settings.restore_writers == contract.DEFAULT_RESTORE_WRITERS
     assert settings.continuation_margin_seconds == contract.DEFAULT_CONTINUATION_MARGIN_SECONDS
+    assert settings.max_invocations == contract.DEFAULT_MAX_INVOCATIONS
 
 
 def test_every_variable_is_read_by_its_contract_name() -> None:
@@ -40,6 +42,7 @@ def test_every_variable_is_read_by_its_contract_name() -> None:
             contract.ENV_RESTORE_WRITERS: "8",
             contract.ENV_CONTINUATION_MARGIN_SECONDS: "120",
             contract.ENV_MAX_ITEMS_PER_SECOND: "500",
+            contract.ENV_MAX_INVOCATIONS: "12",
         }
     )
     assert settings == Settings(
@@ -50,6 +53,7 @@ def test_every_variable_is_read_by_its_contract_name() -> None:
         restore_writers=8,
         continuation_margin_seconds=120,
         max_items_per_second=500,
+        max_invocations=12,
     )
 
 
@@ -86,7 +90,14 @@ def test_the_prefix_is_normalised(raw: str, prefix: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["SCAN_SEGMENTS", "RESTORE_WRITERS", "CONTINUATION_MARGIN_SECONDS", "MAX_ITEMS_PER_SECOND"]
+    "name",
+    [
+        "SCAN_SEGMENTS",
+        "RESTORE_WRITERS",
+        "CONTINUATION_MARGIN_SECONDS",
+        "MAX_ITEMS_PER_SECOND",
+        "MAX_INVOCATIONS",
+    ],
 )
 @pytest.mark.parametrize("raw", ["0", "-3", "four", "1.5", " ", "1e3"])
 def test_invalid_integers_are_refused_naming_the_variable(name: str, raw: str) -> None:
@@ -95,7 +106,9 @@ def test_invalid_integers_are_refused_naming_the_variable(name: str, raw: str) -
     assert str(caught.value) == f"environment variable {name} must be a positive integer, not {raw!r}"
 
 
-@pytest.mark.parametrize("name", ["SCAN_SEGMENTS", "RESTORE_WRITERS", "CONTINUATION_MARGIN_SECONDS"])
+@pytest.mark.parametrize(
+    "name", ["SCAN_SEGMENTS", "RESTORE_WRITERS", "CONTINUATION_MARGIN_SECONDS", "MAX_INVOCATIONS"]
+)
 def test_an_empty_integer_variable_means_the_default(name: str) -> None:
     assert Settings.from_environ({**REQUIRED, name: ""}) == Settings.from_environ(REQUIRED)
 
