@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,28 +46,47 @@ class BundlingError(RuntimeError):
     """pip could not produce the Lambda bundle (bad pin, no aarch64 wheel, no network)."""
 
 
-def pip_install_command(requirements: Path, output_dir: Path, python: str = sys.executable) -> list[str]:
-    """The pip command that installs Lambda-platform wheels without building anything locally.
+def pip_install_command(
+    requirements: Path,
+    output_dir: Path,
+    python: str = sys.executable,
+    *,
+    python_version: str = PYTHON_VERSION,
+    platforms: Sequence[str] = WHEEL_PLATFORMS,
+) -> list[str]:
+    """The pip command that installs the target platform's wheels without building anything locally.
 
     --only-binary keeps a missing aarch64 wheel an error instead of compiling an x86 extension.
+    The target defaults to Lambda's; a test passes the host's Python and platform to build the same
+    bundle the same way, but one this machine can import and run.
     """
     command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
     command += ["--no-compile", "--only-binary=:all:", "--implementation", "cp"]
-    command += ["--python-version", PYTHON_VERSION]
-    for platform in WHEEL_PLATFORMS:
+    command += ["--python-version", python_version]
+    for platform in platforms:
         command += ["--platform", platform]
     command += ["--target", str(output_dir), "-r", str(requirements)]
     return command
 
 
-def bundle_lambda_sources(source_dir: Path, output_dir: Path) -> None:
-    """Install the pinned dependencies, then copy the handlers and the core package over them."""
+def bundle_lambda_sources(
+    source_dir: Path,
+    output_dir: Path,
+    *,
+    python_version: str = PYTHON_VERSION,
+    platforms: Sequence[str] = WHEEL_PLATFORMS,
+) -> None:
+    """Install the pinned dependencies, then copy the handlers and the core package over them.
+
+    `python_version` and `platforms` default to Lambda's; tests/integration/test_bundle_run.py
+    bundles for the host with them, then runs the handlers from the folder alone.
+    """
     requirements = source_dir / "requirements.txt"
     if not requirements.is_file():
         raise BundlingError(f"{requirements} is missing: the Lambda's runtime dependencies live there")
     output_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        pip_install_command(requirements, output_dir),
+        pip_install_command(requirements, output_dir, python_version=python_version, platforms=platforms),
         capture_output=True,
         text=True,
         check=False,
