@@ -1,4 +1,4 @@
-"""One deployable stack per environment: table, bucket, the two functions, schedule, alarms, outputs."""
+"""One deployable stack per environment: table, bucket, the two functions, schedule, alarms, dashboard, outputs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra.bundling import lambda_code
 from infra.config import EnvironmentConfig
+from infra.dashboard import BackupDashboard
 from infra.functions import LedgerFunction, retention_days
 from infra.monitoring import BackupAlarms
 from infra.nag import acknowledge, iam5_resource_finding
@@ -169,6 +170,15 @@ class LedgerBackupStack(Stack):
             backup_function=self.backup.function,
             failure_queue=self.failure_queue,
             removal_policy=data_policy,
+        )
+        self.dashboard = BackupDashboard(
+            self,
+            "Dashboard",
+            config=config,
+            backup_function=self.backup.function,
+            restore_function=self.restore.function,
+            failure_queue=self.failure_queue,
+            alarms=[self.alarms.stale_backup, self.alarms.backup_errors, self.alarms.dead_letters],
         )
         self._outputs()
 
