@@ -1,4 +1,4 @@
-"""One deployable stack per environment: table, bucket, the two functions, schedule, alarms, dashboard, outputs."""
+"""One stack per environment: table, bucket, the two functions, schedule, alarms, dashboard, outputs."""
 
 from __future__ import annotations
 
