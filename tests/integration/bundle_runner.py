@@ -19,6 +19,7 @@ REPORTED_MODULES = (
     "botocore",
     "aws_lambda_powertools",
     "ijson",
+    "orjson",
     "pydantic",
     "pydantic_core",
     "ledger_backup",

@@ -3,11 +3,12 @@
 The bundle is built by the same code as the deployed one, with this machine's Python and platform in
 place of Lambda's 3.13 / aarch64 (which cannot run here), then the handlers run in the base interpreter
 (not the venv's) as ``python -I -S``: -I drops PYTHON* variables, the user site and the script's
-directory; -S drops site-packages as well. -I alone is not enough: the base interpreter's own
-site-packages (pyenv's here, Debian's dist-packages for /usr/bin/python3) holds boto3, botocore,
-pydantic and aws_xray_sdk for the dev tools, so a pin missing from lambdas/requirements.txt would be
-found there and go unnoticed. With -S, sys.path is the stdlib plus the bundle folder, and the first test
-checks that the stdlib alone finds none of the dependencies.
+directory; -S drops site-packages too. -I alone is not enough: the base interpreter's site-packages
+(pyenv's on this machine; /usr/bin/python3 would add Debian's dist-packages) holds boto3, botocore,
+orjson, pydantic and aws_xray_sdk for the dev tools, so a pin missing from lambdas/requirements.txt
+would be found there and go unnoticed. With -S, sys.path is the stdlib plus the bundle folder (as on
+Lambda, the folder is not a site directory, so no .pth file in it runs), and the first test checks
+that the stdlib alone finds none of the dependencies.
 """
 
 import os
@@ -47,7 +48,15 @@ ISOLATED = ("-I", "-S")
 HOST_PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 HOST_PLATFORMS = (f"manylinux2014_{platform.machine()}", f"manylinux_2_28_{platform.machine()}")
 # Pins of lambdas/requirements.txt and what they bring; each must come from the bundle folder.
-DEPENDENCIES = ("boto3", "botocore", "aws_lambda_powertools", "ijson", "pydantic", "pydantic_core")
+DEPENDENCIES = (
+    "boto3",
+    "botocore",
+    "aws_lambda_powertools",
+    "ijson",
+    "orjson",
+    "pydantic",
+    "pydantic_core",
+)
 
 PROBE = """
 import importlib.util, json, sys
