@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -53,6 +54,7 @@ from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_jso
 from ledger_backup.sources import Source, open_latest, open_source
 from ledger_backup.storage.locations import backup_source, file_destination, folder_location
 from ledger_backup.storage.stores import BackupStore
+from ledger_backup.terminal import ProgressBar, backups_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -107,19 +109,29 @@ def _key_schema(args: argparse.Namespace) -> TableSchema | None:
     return key_schema_from_json(entries)
 
 
-def cmd_backup(args: argparse.Namespace) -> None:
+def _showing(bar: ProgressBar | None) -> AbstractContextManager[object]:
+    """The bar drawn while the block runs, and gone (its last state left) before the JSON is printed."""
+    return bar if bar is not None else nullcontext()
+
+
+def cmd_backup(args: argparse.Namespace, bar: ProgressBar | None) -> None:
     dynamodb = dynamodb_client(args.segments * 2)
     if args.format == SCAN_JSON_FORMAT:
         destination = file_destination(args.to)
-        written = write_scan_json(dynamodb, destination.store, destination.key, args.table)
+        with _showing(bar):
+            written = write_scan_json(
+                dynamodb, destination.store, destination.key, args.table, on_progress=bar
+            )
         _print({"status": "complete", "format": SCAN_JSON_FORMAT, **asdict(written)})
         return
     store, prefix = _store_prefix(args.to, must_exist=False)
     options = BackupOptions(total_segments=args.segments, max_items_per_second=args.max_items_per_second)
-    _print(run_backup(dynamodb, store, args.table, prefix=prefix, options=options).to_json())
+    with _showing(bar):
+        result = run_backup(dynamodb, store, args.table, prefix=prefix, options=options, on_progress=bar)
+    _print(result.to_json())
 
 
-def cmd_restore(args: argparse.Namespace) -> None:
+def cmd_restore(args: argparse.Namespace, bar: ProgressBar | None) -> None:
     key_schema = _key_schema(args)
     journal = None if args.journal is None else _journal(args.journal, must_exist=False)
     source = _open(args)
@@ -134,7 +146,11 @@ def cmd_restore(args: argparse.Namespace) -> None:
         keys_file=_keys_file(args.keys),
     )
     dynamodb = dynamodb_client(args.writers * 2)
-    _print(start_restore(dynamodb, source, args.table, options=options, journal=journal).to_json())
+    with _showing(bar):
+        result = start_restore(
+            dynamodb, source, args.table, options=options, journal=journal, on_progress=bar
+        )
+    _print(result.to_json())
 
 
 def _keys_file(text: str | None) -> KeysFile | None:
@@ -145,7 +161,7 @@ def _keys_file(text: str | None) -> KeysFile | None:
     return read_keys_file(location.store, location.key)
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
+def cmd_diff(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     """A plan: what a restore of SOURCE would change in TABLE, key by key; the report with --out."""
     source = _open(args)
     options = RestoreOptions(key_schema=_key_schema(args), keys_file=_keys_file(args.keys))
@@ -155,7 +171,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.out is not None:
         destination = file_destination(args.out)
         report = StoredReport(destination.store, destination.key)
-    answer = dry_run(dynamodb, source, args.against, options.key_schema, options=options, report=report)
+    with _showing(bar):
+        answer = dry_run(
+            dynamodb,
+            source,
+            args.against,
+            options.key_schema,
+            options=options,
+            report=report,
+            on_progress=bar,
+        )
     _print(answer.to_json())
     if not answer.ok:
         return _fail(answer.report.failure())
@@ -167,7 +192,7 @@ def _journal(location: str, *, must_exist: bool = True) -> RestoreJournal:
     return RestoreJournal(store, prefix)
 
 
-def cmd_resume(args: argparse.Namespace) -> None:
+def cmd_resume(args: argparse.Namespace, bar: ProgressBar | None) -> None:
     journal = _journal(args.location)
     options = RestoreOptions(
         writers=args.writers,
@@ -175,14 +200,17 @@ def cmd_resume(args: argparse.Namespace) -> None:
         checkpoint_seconds=args.checkpoint_every,
     )
     checkpoint = journal.latest_checkpoint(args.restore_id)
-    _print(resume_restore(dynamodb_client(args.writers * 2), journal, checkpoint, options=options).to_json())
+    dynamodb = dynamodb_client(args.writers * 2)
+    with _showing(bar):
+        result = resume_restore(dynamodb, journal, checkpoint, options=options, on_progress=bar)
+    _print(result.to_json())
 
 
-def cmd_restore_status(args: argparse.Namespace) -> None:
+def cmd_restore_status(args: argparse.Namespace, _bar: ProgressBar | None) -> None:
     _print(_journal(args.location).status(args.restore_id).to_json())
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def cmd_verify(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     key_schema = _key_schema(args)
     source = _open(args)
     schema = source.schema or key_schema
@@ -190,9 +218,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         dynamodb = dynamodb_client()
         if schema is None:  # check the keys against the table's own schema
             schema = _table_schema(dynamodb, source, args.against)
-        report, comparison = compare_with_table(dynamodb, source, args.against, schema)
+        with _showing(bar):
+            report, comparison = compare_with_table(dynamodb, source, args.against, schema, on_progress=bar)
     else:
-        report, comparison = verify_source(source, schema), None
+        with _showing(bar):
+            report, comparison = verify_source(source, schema, on_progress=bar), None
     _print(DryRunReport(report, against=comparison).to_json())
     if not report.ok:
         return _fail(report.failure())
@@ -209,7 +239,8 @@ def _table_schema(dynamodb: "DynamoDBClient", source: Source, table_name: str) -
         return None
 
 
-def cmd_list(args: argparse.Namespace) -> None:
+def cmd_list(args: argparse.Namespace, _bar: ProgressBar | None) -> None:
+    """A table on a terminal; the JSON rows with --json or when stdout is a pipe or a file."""
     store, prefix = _store_prefix(args.location)
     catalog = survey(store, prefix, args.table)
     rows: list[dict[str, Any]] = [
@@ -229,7 +260,10 @@ def cmd_list(args: argparse.Namespace) -> None:
         {"backup": store.location(u.manifest_key), "status": "unreadable", "problem": u.problem}
         for u in catalog.unreadable
     ]
-    _print(rows)
+    if args.json or not sys.stdout.isatty():
+        _print(rows)
+    else:
+        backups_table(rows, sys.stdout)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -346,9 +380,16 @@ def _add_keys_argument(command: argparse.ArgumentParser, what: str) -> None:
 
 
 def _add_common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
-    """-v and --debug, before or after the command; a command's own copy leaves an unset flag alone."""
+    """-v, -q and --debug, before or after the command; a command's own copy leaves an unset flag alone."""
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=default, help="log progress to stderr"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="no progress bar (one is drawn on stderr when it is a terminal)",
     )
     parser.add_argument(
         "--debug",
@@ -471,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--in", dest="location", required=True, help="s3://bucket[/prefix] or a local folder"
     )
+    listing.add_argument(
+        "--json", action="store_true", help="print JSON even on a terminal (it always does into a pipe)"
+    )
     listing.set_defaults(run=cmd_list)
 
     for command in (backup, restore, verify, diff, resume, status, listing):
@@ -481,12 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: its JSON on stdout, or one `error: ...` line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
-    _configure_logging(verbose=args.verbose, debug=args.debug)
+    bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(sys.stderr)
+    _configure_logging(verbose=args.verbose, debug=args.debug, bar=bar)
     if args.debug:  # a developer asked for Python's own report of any failure
-        return _run(args)
-    previous = signal.signal(signal.SIGINT, _interrupted(args.command))
+        return _run(args, bar)
+    previous = signal.signal(signal.SIGINT, _interrupted(args.command, bar))
     try:
-        return _run(args)
+        return _run(args, bar)
     except Exception as exc:  # every failure is one line; --debug shows the traceback
         if isinstance(exc, BrokenPipeError):
             _silence_stdout()
@@ -510,15 +555,29 @@ class OneLineFormatter(logging.Formatter):
         return f"{record.levelname.lower()}: {_one_line(message)}"
 
 
-def _configure_logging(*, verbose: bool, debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class _AboveTheBar(logging.Handler):
+    """Log lines printed above a running progress bar (through its console), not into it."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        super().__init__()
+        self._bar = bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._bar.print_line(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _configure_logging(*, verbose: bool, debug: bool, bar: ProgressBar | None) -> None:
+    handler = logging.StreamHandler(sys.stderr) if bar is None else _AboveTheBar(bar)
     if not debug:
         handler.setFormatter(OneLineFormatter())
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
-def _run(args: argparse.Namespace) -> int:
-    status = args.run(args)
+def _run(args: argparse.Namespace, bar: ProgressBar | None) -> int:
+    status = args.run(args, bar)
     return status if isinstance(status, int) else 0
 
 
@@ -541,8 +600,8 @@ _INTERRUPTED = {
 }
 
 
-def _interrupted(command: str) -> Callable[[int, FrameType | None], None]:
-    """A SIGINT handler: one line, then exit at once.
+def _interrupted(command: str, bar: ProgressBar | None) -> Callable[[int, FrameType | None], None]:
+    """A SIGINT handler: the bar stopped (the cursor shown again), one line, then exit at once.
 
     Worker threads (scan segments, batch writers) would keep the process alive while an
     exception unwound; what an exit mid-way leaves behind is what a crash leaves, which
@@ -551,6 +610,8 @@ def _interrupted(command: str) -> Callable[[int, FrameType | None], None]:
     what = _INTERRUPTED.get(command, "nothing was changed; run it again")
 
     def handle(_signum: int, _frame: FrameType | None) -> None:
+        if bar is not None:
+            bar.stop()
         _fail(f"interrupted: {what}")
         os._exit(EXIT_FAILURE)
 

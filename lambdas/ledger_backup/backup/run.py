@@ -29,6 +29,7 @@ from ledger_backup.contract import DEFAULT_BACKUP_PREFIX
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest
 from ledger_backup.manifest import Manifest
 from ledger_backup.rate_limit import limiter_for
+from ledger_backup.reporting import SCANNING, ProgressListener
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -124,10 +125,21 @@ def run_backup(
     options: BackupOptions | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     scan_pages: ItemTextPages | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> BackupResult:
-    """Back up `table_name` into a new folder of `store` in one go (the CLI's way)."""
+    """Back up `table_name` into a new folder of `store` in one go (the CLI's way).
+
+    `on_progress` is told of the items as each Scan page is written (reporting.py).
+    """
     result = start_backup(
-        dynamodb, store, table_name, prefix=prefix, options=options, now=now, scan_pages=scan_pages
+        dynamodb,
+        store,
+        table_name,
+        prefix=prefix,
+        options=options,
+        now=now,
+        scan_pages=scan_pages,
+        on_progress=on_progress,
     )
     if not isinstance(result, BackupResult):  # pragma: no cover - only should_pause() can pause
         raise TypeError("a backup without a pause condition paused")
@@ -145,14 +157,18 @@ def start_backup(
     should_pause: Callable[[], bool] = _never,
     invocation_id: str | None = None,
     scan_pages: ItemTextPages | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> BackupResult | BackupInProgress:
     """Back up `table_name` into a new folder of `store`: finished, or paused at a checkpoint.
 
     The items are read through `scan_pages` (default: a TextScanner of `dynamodb`), which
     answers each Scan page as its items' JSON texts: they become the backup's lines as they are.
+    `on_progress` hears of them page by page, against the table's approximate ItemCount.
     """
     options = options or BackupOptions()
     table = require_table(dynamodb, table_name)
+    if on_progress is not None:  # DescribeTable's count, updated every few hours: 0 says nothing
+        on_progress.begin(SCANNING, table.get("ItemCount") or None)
     started = now()
     progress = BackupProgress(
         table_name=table_name,
@@ -180,6 +196,7 @@ def start_backup(
         should_pause=should_pause,
         invocation_id=invocation_id,
         scan_pages=scan_pages or TextScanner(dynamodb),
+        on_progress=on_progress,
     )
 
 
@@ -250,6 +267,7 @@ def _advance(
     should_pause: Callable[[], bool],
     invocation_id: str | None,
     scan_pages: ItemTextPages,
+    on_progress: ProgressListener | None = None,
 ) -> BackupResult | BackupInProgress:
     """Scan every unfinished segment until done or paused, then write the manifest or a checkpoint."""
     clock_start = time.monotonic()
@@ -262,6 +280,7 @@ def _advance(
         should_pause=should_pause,
         invocation_id=invocation_id,
         limiter=limiter_for(options.max_items_per_second),
+        on_progress=on_progress,
     )
     segments = list(progress.segments)
     pending = [n for n, segment in enumerate(segments) if not segment.done]

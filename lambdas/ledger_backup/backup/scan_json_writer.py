@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ledger_backup.aws.tables import require_table, scan_page_size
 from ledger_backup.codec import encode_item_indented
 from ledger_backup.errors import InvalidRequest
+from ledger_backup.reporting import SCANNING, ProgressListener
 from ledger_backup.storage.stores import BackupStore, Upload
 
 if TYPE_CHECKING:
@@ -67,16 +68,19 @@ def write_scan_json(
     *,
     compress: bool | None = None,
     page_size: int | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> ScanJsonResult:
     """Scan `table_name` consistently into a scan document at `key`, gzipped when `compress`.
 
-    `compress` defaults to whether the key ends in `.gz`.
+    `compress` defaults to whether the key ends in `.gz`; `on_progress` hears of each page's items.
     """
     started = time.monotonic()
     compress = key.endswith(".gz") if compress is None else compress
     if store.exists(key):
         raise InvalidRequest(f"{store.location(key)} already exists; choose another file name")
     table = require_table(dynamodb, table_name)
+    if on_progress is not None:
+        on_progress.begin(SCANNING, table.get("ItemCount") or None)
     upload = store.open_upload(key)
     sink = _CountingSink(upload)
     stream = (
@@ -100,6 +104,8 @@ def write_scan_json(
                 )
                 count += 1
             stream.write("".join(chunks).encode("utf-8"))
+            if on_progress is not None:
+                on_progress.advance(len(chunks))
         stream.write(document_tail(count).encode("utf-8"))
         if isinstance(stream, gzip.GzipFile):
             stream.close()

@@ -15,6 +15,7 @@ from ledger_backup.backup.data_files import DataFileWriter
 from ledger_backup.backup.progress import BackupProgress, SegmentProgress
 from ledger_backup.manifest import DataFile
 from ledger_backup.rate_limit import RateLimiter, Unlimited
+from ledger_backup.reporting import ProgressListener
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class SegmentScanner:
     should_pause: Callable[[], bool]
     invocation_id: str
     limiter: RateLimiter | Unlimited
+    on_progress: ProgressListener | None = None  # told of each page's items, from the segments' threads
     cancel: threading.Event = field(default_factory=threading.Event)
     _committed: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,16 +68,10 @@ class SegmentScanner:
                     raise Cancelled
                 lines, count = _backup_lines(page)
                 if count:
-                    if writer is None:
-                        name = layout.data_file_name(segment, len(files), self.invocation_id)
-                        writer = DataFileWriter(
-                            self.store, self.progress.folder, name, self.options.compress_level
-                        )
-                    writer.write_lines(lines, count)
-                    if writer.uncompressed_bytes >= self.options.max_file_bytes:
+                    writer = writer or self._open_file(segment, len(files))
+                    if self._write_page(writer, lines, count):  # the file is full
                         files.append(self._commit(writer))
                         writer = None
-                    self.limiter.acquire(count)
                 start_key = page.last_evaluated_key
                 if start_key is None or self.should_pause():
                     break
@@ -86,6 +82,18 @@ class SegmentScanner:
             if writer is not None:
                 writer.abort()
         return SegmentProgress(done=start_key is None, start_key=start_key, files=tuple(files))
+
+    def _open_file(self, segment: int, number: int) -> DataFileWriter:
+        name = layout.data_file_name(segment, number, self.invocation_id)
+        return DataFileWriter(self.store, self.progress.folder, name, self.options.compress_level)
+
+    def _write_page(self, writer: DataFileWriter, lines: str, count: int) -> bool:
+        """A page's lines into the segment's open data file; True when that file is full."""
+        writer.write_lines(lines, count)
+        if self.on_progress is not None:
+            self.on_progress.advance(count)
+        self.limiter.acquire(count)
+        return writer.uncompressed_bytes >= self.options.max_file_bytes
 
     def _commit(self, writer: DataFileWriter) -> DataFile:
         entry = writer.finish()

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.codec import Item
 from ledger_backup.contract import RESTORES_FOLDER
+from ledger_backup.reporting import ProgressListener
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_text
 from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.verify import VerifyReport, verify_source
@@ -310,11 +311,12 @@ def make_plan(
     *,
     selection: KeySelection | None = None,
     report: "LineSink | None" = None,
+    on_progress: ProgressListener | None = None,
 ) -> Plan:
     """Verify `source` while reading `table_name`, then compare them (or the selection's share) key by key.
 
     `report` receives the JSON-lines report. A backup that fails its verify pass is reported, and
-    the table's reading is stopped.
+    the table's reading is stopped. `on_progress` hears of the backup's items as they are checked.
     """
     index = _Index(schema.key_names, selection)
     reader = _TableReader(_table_items(dynamodb, table_name, selection), index)
@@ -328,7 +330,7 @@ def make_plan(
             if seen % _INSERT_BATCH == 0:
                 reader.drain(wait=False)
 
-        verified = verify_source(source, schema, on_item=on_item)
+        verified = verify_source(source, schema, on_item=on_item, on_progress=on_progress)
         if not verified.ok:
             return Plan(verified)
         reader.drain(wait=True)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ledger_backup.aws.tables import describe_table
 from ledger_backup.contract import DEFAULT_RESTORE_WRITERS
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
+from ledger_backup.reporting import ProgressListener
 from ledger_backup.restore.claim import TargetClaims, claimed, take_over_target
 from ledger_backup.restore.journal import (
     CHECK_AND_WRITE,
@@ -167,6 +168,7 @@ def dry_run(
     *,
     options: RestoreOptions | None = None,
     report: ReportSink | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> DryRunReport:
     """Everything a restore reads, nothing it writes: the source is verified, keys included when known.
 
@@ -174,22 +176,30 @@ def dry_run(
     keys (or the chosen keys of `options`) missing from the table, changed, the same, and the
     table's extra keys; the JSON-lines report of each goes to `report`. Unlike a restore, a
     missing key schema is not an error here, only a note: the items can still be checked for
-    everything else.
+    everything else. `on_progress` hears of the backup's items as they are checked.
     """
     try:
         resolved = resolve_schema(dynamodb, source, target_table, key_schema)
     except InvalidRequest as missing:  # SchemaMismatch is not one: a wrong key schema still fails
-        verified = verify_source(source, None)
+        verified = verify_source(source, None, on_progress=on_progress)
         return DryRunReport(replace(verified, notes=(*verified.notes, f"keys were not checked: {missing}")))
     schema = checked_schema(dynamodb, target_table, resolved)
     selection = key_selection(options or RestoreOptions(), resolved.schema)
     if describe_table(dynamodb, target_table) is None:
-        return DryRunReport(verify_source(source, schema))
+        return DryRunReport(verify_source(source, schema, on_progress=on_progress))
     if report is None:
-        plan = make_plan(dynamodb, source, target_table, schema, selection=selection)
+        plan = make_plan(dynamodb, source, target_table, schema, selection=selection, on_progress=on_progress)
         return _plan_report(plan, selection, None)
     with report.open() as file:
-        plan = make_plan(dynamodb, source, target_table, schema, selection=selection, report=file)
+        plan = make_plan(
+            dynamodb,
+            source,
+            target_table,
+            schema,
+            selection=selection,
+            report=file,
+            on_progress=on_progress,
+        )
         if plan.changes is None:  # the backup failed its check: no report
             file.discard()
             return _plan_report(plan, selection, None)
@@ -248,12 +258,13 @@ def start_restore(
     journal: RestoreJournal | None = None,
     should_pause: "Callable[[], bool]" = never,
     invocation_id: str | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> RestoreResult | RestoreInProgress:
     """Check the target, then verify and write (existing target) or check-and-write (created target).
 
     With a journal, progress is checkpointed at the start, every `checkpoint_seconds` and at a
     pause, so a later invocation (`resume_restore`) carries on where this one stopped, even
-    after a crash.
+    after a crash. `on_progress` hears of each pass (verifying, writing) and its items.
     """
     options = options or RestoreOptions()
     mode = check_mode(options.mode)
@@ -300,6 +311,7 @@ def start_restore(
             should_pause=should_pause,
             invocation_id=invocation_id,
             selection=selection,
+            on_progress=on_progress,
         )
     return _writer(
         dynamodb,
@@ -310,6 +322,7 @@ def start_restore(
         should_pause=should_pause,
         invocation_id=invocation_id,
         selection=selection,
+        on_progress=on_progress,
     ).run()
 
 
@@ -338,6 +351,7 @@ def _verify_then_write(
     should_pause: "Callable[[], bool]",
     invocation_id: str,
     selection: KeySelection | None,
+    on_progress: ProgressListener | None = None,
 ) -> RestoreResult | RestoreInProgress:
     """The verify pass from the progress's position, then (in the same invocation if time is left) the writes.
 
@@ -350,7 +364,7 @@ def _verify_then_write(
         keys = KeyDigests(progress.schema, journaled=journal is not None)
         for chunk in journal.key_digests(progress) if journal is not None else ():
             keys.load(chunk)
-        verify = VerifyPass(source, schema, keys=keys)
+        verify = VerifyPass(source, schema, keys=keys, on_progress=on_progress)
         outcome = verify.run(
             progress.part_index,
             progress.item_offset,
@@ -391,6 +405,7 @@ def _verify_then_write(
         should_pause=should_pause,
         invocation_id=invocation_id,
         selection=selection,
+        on_progress=on_progress,
     ).run()
 
 
@@ -439,8 +454,12 @@ def resume_restore(
     options: RestoreOptions | None = None,
     should_pause: "Callable[[], bool]" = never,
     invocation_id: str | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> RestoreResult | RestoreInProgress:
-    """Carry on from a checkpoint, in either phase; a restore a replayed twin finished returns its result."""
+    """Carry on from a checkpoint, in either phase; a restore a replayed twin finished returns its result.
+
+    `on_progress` hears of the pass's items from the checkpoint's count on.
+    """
     restore_id = checkpoint_key.removeprefix(journal.folder).partition("/")[0]
     try:
         progress = journal.load(checkpoint_key)
@@ -479,6 +498,7 @@ def resume_restore(
             should_pause=should_pause,
             invocation_id=invocation_id,
             selection=selection,
+            on_progress=on_progress,
         )
     return _writer(
         dynamodb,
@@ -489,6 +509,7 @@ def resume_restore(
         should_pause=should_pause,
         invocation_id=invocation_id,
         selection=selection,
+        on_progress=on_progress,
     ).run()
 
 
@@ -516,6 +537,7 @@ def _writer(
     should_pause: "Callable[[], bool]",
     invocation_id: str,
     selection: KeySelection | None,
+    on_progress: ProgressListener | None = None,
 ) -> RestoreWriter:
     return RestoreWriter(
         dynamodb,
@@ -528,4 +550,5 @@ def _writer(
         should_pause=should_pause,
         invocation_id=invocation_id,
         selection=selection,
+        on_progress=on_progress,
     )

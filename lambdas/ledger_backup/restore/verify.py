@@ -14,6 +14,7 @@ from ledger_backup.aws.tables import table_items
 from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.item_rules import ItemRejected, ItemRules
+from ledger_backup.reporting import READING_TABLE, REPORT_EVERY, VERIFYING, ProgressListener
 from ledger_backup.restore.digest import ContentDigest
 from ledger_backup.restore.keyset import KeyDigests
 from ledger_backup.schema import TableSchema
@@ -146,7 +147,7 @@ def never() -> bool:
     return False
 
 
-PAUSE_EVERY = 1000  # items between two looks at the clock in the verify pass
+PAUSE_EVERY = REPORT_EVERY  # items between two looks at the clock (and reports) in the verify pass
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class VerifyPass:
     State that must outlive an invocation is the position and count (VerifyPaused) and the key
     digests (`keys`, which the caller persists). A part resumed mid-way is read from its start,
     since its checksum covers all of it, but its items before the position are not checked again.
+    `on_progress` hears of the items checked, a thousand at a time and at each part's end.
     """
 
     def __init__(
@@ -173,12 +175,15 @@ class VerifyPass:
         *,
         keys: KeyDigests | None = None,
         on_item: Callable[[Item], None] | None = None,
+        on_progress: ProgressListener | None = None,
     ) -> None:
         self.source = source
         self.schema = schema
         self.keys = keys
         self._rules = ItemRules(schema)
         self._on_item = on_item
+        self._on_progress = on_progress
+        self._reported = 0  # the item count `on_progress` was last told of
         self.meter = ReadMeter()
 
     def run(
@@ -192,12 +197,16 @@ class VerifyPass:
         PAUSE_EVERY items), unless a problem was found already: then the report says so at once."""
         problems: list[str] = []
         parts = self.source.parts
+        if self._on_progress is not None:
+            self._on_progress.begin(VERIFYING, self.source.expected_items)
+        self._tell_progress(items)  # what earlier invocations checked
         for index in range(part_index, len(parts)):
             skip = item_offset if index == part_index else 0
             try:
                 items, paused = self._check_part(index, skip, items, should_pause)
             except (CorruptBackup, BackupNotFound) as exc:
                 problems.append(str(exc))
+                self._reported = items  # the failed part's items were read, as reported: not again
                 continue
             if paused is not None:
                 return paused
@@ -207,6 +216,12 @@ class VerifyPass:
         if not problems and expected is not None and items != expected:
             problems.append(f"holds {items} items but its manifest lists {expected}")
         return self._report(items, problems)
+
+    def _tell_progress(self, items: int) -> None:
+        """Tell `on_progress` of the items checked since it was last told."""
+        if self._on_progress is not None and items > self._reported:
+            self._on_progress.advance(items - self._reported)
+        self._reported = items
 
     def _check_part(
         self, index: int, skip: int, items: int, should_pause: Callable[[], bool]
@@ -225,8 +240,11 @@ class VerifyPass:
             if on_item is not None:
                 on_item(item)
             items += 1
-            if items % PAUSE_EVERY == 0 and should_pause():
-                return items, VerifyPaused(index, offset + 1, items)
+            if items % PAUSE_EVERY == 0:
+                self._tell_progress(items)
+                if should_pause():
+                    return items, VerifyPaused(index, offset + 1, items)
+        self._tell_progress(items)
         return items, None
 
     def _report(self, items: int, problems: list[str]) -> VerifyReport:
@@ -252,16 +270,17 @@ def verify_source(
     schema: TableSchema | None = None,
     *,
     on_item: Callable[[Item], None] | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> VerifyReport:
     """Read every part through: checksums, counts, JSON, every item against DynamoDB's rules, duplicates.
 
     `schema` is the key schema and indexes of the table the items go to (the target's when it
     exists): with it, keys and index keys are checked and duplicate keys counted. `on_item` sees
-    every item read (e.g. to digest them in the same pass). Problems are collected, one per
-    damaged part, not raised.
+    every item read (e.g. to digest them in the same pass); `on_progress` hears how many, a
+    thousand at a time. Problems are collected, one per damaged part, not raised.
     """
     keys = KeyDigests(schema) if schema is not None else None
-    report = VerifyPass(source, schema, keys=keys, on_item=on_item).run()
+    report = VerifyPass(source, schema, keys=keys, on_item=on_item, on_progress=on_progress).run()
     if not isinstance(report, VerifyReport):  # pragma: no cover - never() never pauses
         raise TypeError("a verify pass without a pause condition paused")
     return report
@@ -300,20 +319,32 @@ class Comparison:
 
 
 def compare_with_table(
-    dynamodb: "DynamoDBClient", source: Source, table_name: str, schema: TableSchema | None
+    dynamodb: "DynamoDBClient",
+    source: Source,
+    table_name: str,
+    schema: TableSchema | None,
+    *,
+    on_progress: ProgressListener | None = None,
 ) -> tuple[VerifyReport, Comparison | None]:
     """Verify the source and, when it is whole, check that `table_name` holds exactly its items.
 
     The backup is digested during its verifying read, the table by a consistent Scan; no
     item is kept in memory. No comparison is made for a backup that failed its check.
+    `on_progress` hears of both reads, the table's against the backup's count.
     """
     backup_digest = ContentDigest()
-    report = verify_source(source, schema, on_item=backup_digest.add)
+    report = verify_source(source, schema, on_item=backup_digest.add, on_progress=on_progress)
     if not report.ok:
         return report, None
     table_digest = ContentDigest()
+    if on_progress is not None:
+        on_progress.begin(READING_TABLE, report.item_count)
     for item in table_items(dynamodb, table_name):
         table_digest.add(item)
+        if on_progress is not None and table_digest.items % REPORT_EVERY == 0:
+            on_progress.advance(REPORT_EVERY)
+    if on_progress is not None and table_digest.items % REPORT_EVERY:
+        on_progress.advance(table_digest.items % REPORT_EVERY)
     comparison = Comparison(
         table=table_name,
         backup_items=backup_digest.items,

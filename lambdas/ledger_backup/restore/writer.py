@@ -24,6 +24,7 @@ from ledger_backup.aws.write_json import TextBatchSender
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.item_rules import ItemRejected, ItemRules
 from ledger_backup.rate_limit import limiter_for
+from ledger_backup.reporting import DELETING, REPORT_EVERY, WRITING, ProgressListener
 from ledger_backup.restore.batch_write import BATCH_SIZE, ParallelBatchWriter
 from ledger_backup.restore.claim import TargetClaims
 from ledger_backup.restore.conditional_put import ConditionalPutWriter
@@ -55,6 +56,8 @@ class RestoreWriter:
 
     Without a journal it writes to the end; with one it checkpoints every `checkpoint_seconds`
     (looked at once per batch) and pauses at a checkpoint as soon as `should_pause()` says so.
+    `on_progress` hears of the source's items as they are handled (checked, and queued for writing
+    when chosen), a thousand at a time, counted against the source's own count.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class RestoreWriter:
         should_pause: Callable[[], bool] = never,
         invocation_id: str | None = None,
         selection: KeySelection | None = None,
+        on_progress: ProgressListener | None = None,
     ) -> None:
         self._dynamodb = dynamodb
         self._source = source
@@ -87,6 +91,7 @@ class RestoreWriter:
         self._rules = ItemRules(progress.schema) if self._checking else None
         self._mode = progress.mode
         self._selection = selection
+        self._on_progress = on_progress
         written = progress.items_written
         self.written = progress.items_restored if written < 0 else written  # puts DynamoDB took
         self.skipped = progress.items_skipped
@@ -99,6 +104,7 @@ class RestoreWriter:
             for chunk in journal.key_digests(progress) if journal is not None else ():
                 self._keys.load(chunk)
         self.restored = progress.items_restored  # the source position reached, as a count of items
+        self._reported = 0  # the count `on_progress` was last told of
         self._last_checkpoint = time.monotonic()
 
     def run(self) -> RestoreResult | RestoreInProgress:
@@ -106,6 +112,9 @@ class RestoreWriter:
         started = time.monotonic()
         initially_restored = self.restored
         target_table = self.progress.target_table
+        if self._on_progress is not None:
+            self._on_progress.begin(WRITING, self.progress.expected_items)
+        self._tell_progress(self.restored)  # what earlier invocations wrote
         batches = self._batch_writer()
         try:
             with batches:
@@ -129,6 +138,12 @@ class RestoreWriter:
             self._delete_extra_keys(self._keys)
         return self._finish(self._run_seconds(time.monotonic() - started))
 
+    def _tell_progress(self, count: int) -> None:
+        """Tell `on_progress` of the items handled since it was last told."""
+        if self._on_progress is not None and count > self._reported:
+            self._on_progress.advance(count - self._reported)
+        self._reported = count
+
     def _run_seconds(self, this_invocation: float) -> float:
         """The whole restore's time when it ran over several invocations, else this write pass's."""
         if self.progress.invocations <= 1:
@@ -149,11 +164,17 @@ class RestoreWriter:
         else:
             chosen = [key for key in self._selection.keys if key not in keys]
             found = table_items_by_key(self._dynamodb, table, chosen, key_names=names)
+        if self._on_progress is not None:
+            self._on_progress.begin(DELETING, None)
+        self._reported = 0
         with self._plain_batch_writer() as deletes:
             for key in found:
                 if key not in keys and (self._selection is None or key in self._selection):
                     deletes.delete({name: key[name] for name in names})
                     self.deleted += 1
+                    if self.deleted % REPORT_EVERY == 0:
+                        self._tell_progress(self.deleted)
+        self._tell_progress(self.deleted)
         logger.info("extra keys deleted", extra={"target": table, "items_deleted": self.deleted})
 
     def _refused(self, problem: Exception) -> CorruptBackup:
@@ -234,10 +255,13 @@ class RestoreWriter:
                 batches.put(item, stored_line)
                 self.written += counts_puts
             self.restored += 1
+            if self.restored % REPORT_EVERY == 0:
+                self._tell_progress(self.restored)
             if self._journal is not None and self.restored % BATCH_SIZE == 0:
                 paused = self._at_batch_end(batches, self._journal, part_index, offset + 1)
                 if paused is not None:
                     return paused
+        self._tell_progress(self.restored)
         return None
 
     def _at_batch_end(
