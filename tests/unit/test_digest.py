@@ -1,6 +1,7 @@
 """The content digest: equal for the same items in any order, different for any changed value."""
 
 import copy
+import json
 import random
 from typing import Any
 
@@ -9,7 +10,12 @@ import pytest
 from devtools.edge_items import edge_items
 from devtools.ledger_items import ledger_items
 from ledger_backup.restore import digest as digest_module
-from ledger_backup.restore.digest import ContentDigest, canonical_number, canonical_value_text
+from ledger_backup.restore.digest import (
+    ContentDigest,
+    canonical_key_text,
+    canonical_number,
+    canonical_value_bytes,
+)
 
 ITEMS = edge_items() + list(ledger_items(20))
 
@@ -67,11 +73,11 @@ def test_a_missing_or_duplicated_item_is_seen() -> None:
     assert digest([])[1] == "0" * 64
 
 
-# canonical_value_text: the plan's per-attribute identity (restore/plan.py).
+# canonical_value_bytes: the plan's per-attribute identity (restore/plan.py).
 
 
-def _text(value: dict[str, Any]) -> str:
-    return canonical_value_text(value)
+def _text(value: dict[str, Any]) -> bytes:
+    return canonical_value_bytes(value)
 
 
 @pytest.mark.parametrize(
@@ -120,4 +126,30 @@ def test_the_fast_text_matches_the_member_by_member_one_for_every_edge_item() ->
             if kind in ("S", "SS"):
                 continue
             slow = digest_module._ENCODER.encode(digest_module._canonical(value))
-            assert _text(value) == slow
+            assert _text(value) == slow.encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"M": {"a": {"S": "\ud800"}}},  # a lone surrogate, which orjson does not encode
+        {"SS": ["\ud800", "a"]},
+        {"L": [{"S": 'x\u001f\u2028é"\\/'}]},
+    ],
+    ids=["surrogate-in-map", "surrogate-in-set", "escapes"],
+)
+def test_texts_orjson_cannot_encode_take_the_json_modules_and_stay_canonical(value: dict[str, Any]) -> None:
+    slow = digest_module._ENCODER.encode(digest_module._canonical(value))
+    assert _text(value) == slow.encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [{"pk": {"S": "a\ud800"}}, {"pk": {"N": "1.50"}}, {"pk": {"B": b"\x00\xff"}}, {"pk": {"S": 'q"\\é'}}],
+    ids=["surrogate", "number", "binary", "escapes"],
+)
+def test_key_texts_are_the_compact_sorted_json_of_the_canonical_key(key: dict[str, Any]) -> None:
+    expected = json.dumps(
+        {"pk": digest_module._canonical(key["pk"])}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert canonical_key_text(key, ["pk"]) == expected

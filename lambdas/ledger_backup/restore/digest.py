@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 from ledger_backup.codec import Item
 
 _MODULUS = 2**256
@@ -95,38 +97,33 @@ class ContentDigest:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_RAW_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_base64_of_bytes
-)
-# In the raw JSON of a value: a set (only a set's tag is followed by `[` besides L's, since a map
-# member's value is always an object), and an N whose text is not its one spelling (a member named
-# N is followed by `{`; quotes inside strings are escaped, and a valid number has none).
-_SET_TAG = re.compile(r'"(?:SS|NS|BS)":\[')
-_ODD_NUMBER = re.compile(r'"N":"((?!(?!-0")-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")[^"]*)"')
+_SORTED = orjson.OPT_SORT_KEYS
+# In a value's compact JSON: a set's tag (a map member's value is always an object, and L's tag
+# ends in L), and an N whose text is not its one spelling (a member named N is followed by `{`;
+# quotes inside strings are escaped, and a valid number has none).
+_SET_TAG = b'S":['
+_ODD_NUMBER = re.compile(rb'"N":"(?!(?!-0")-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")')
 
 
-def _respelled(match: "re.Match[str]") -> str:
-    return '"N":"' + canonical_number(match.group(1)) + '"'
+def canonical_value_bytes(value: dict[str, Any]) -> bytes:
+    """One attribute value's canonical text, UTF-8: equal values (as DynamoDB compares them), equal texts.
 
-
-def canonical_value_text(value: dict[str, Any]) -> str:
-    """One attribute value's canonical text: equal values (as DynamoDB compares them), equal texts.
-
-    For the plan's per-attribute digests, so only self-consistent: a string is its tag and text, a
-    string set its sorted members; anything else the JSON of `canonical_bytes`, made from the
-    value's own JSON (sorted keys, B as base64) with odd number spellings rewritten, and built
-    member by member only when it holds a set.
+    For the plan's digests, so only self-consistent: a string is its tag and text; anything else
+    the compact JSON of `canonical_bytes` (sorted keys, B as base64). That JSON is orjson's of the
+    value itself when it holds no set and every number is spelled its one way (what DynamoDB
+    answers), and of the value made canonical member by member otherwise; one encoder for both,
+    so both give one text. A value orjson cannot encode (a lone surrogate) takes the json module's.
     """
     (kind,) = value
     if kind == "S":
-        return "S:" + str(value["S"])
-    if kind == "SS":
-        return "SS:" + _ENCODER.encode(sorted(value["SS"]))
-    text = _RAW_ENCODER.encode(value)
-    if _SET_TAG.search(text) is not None:
-        return _ENCODER.encode(_canonical(value))
-    respelled: str = _ODD_NUMBER.sub(_respelled, text)
-    return respelled
+        return b"S:" + str(value["S"]).encode("utf-8", "surrogatepass")
+    try:
+        text = orjson.dumps(value, default=_base64_of_bytes, option=_SORTED)
+        if _SET_TAG in text or _ODD_NUMBER.search(text) is not None:
+            text = orjson.dumps(_canonical(value), option=_SORTED)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(_canonical(value)).encode("utf-8", "surrogatepass")
+    return text
 
 
 def canonical_key_text(item: Item, key_names: Sequence[str]) -> str:
@@ -135,9 +132,8 @@ def canonical_key_text(item: Item, key_names: Sequence[str]) -> str:
     The text is the key's identity in a plan and the `key` of a report line; it parses back into
     a key object (`{"book_id": {"S": "..."}}`) that a keys file or GetItem takes as it is.
     """
-    return json.dumps(
-        {name: _canonical(item[name]) for name in key_names},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    key = {name: _canonical(item[name]) for name in key_names}
+    try:
+        return orjson.dumps(key, option=_SORTED).decode("utf-8")
+    except orjson.JSONEncodeError:  # a lone surrogate: the json module's text, which keeps it
+        return _ENCODER.encode(key)

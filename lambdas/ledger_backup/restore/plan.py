@@ -9,12 +9,12 @@ top-level attribute. A join of the two sides then classifies every key:
 - missing: a key of the backup that the table lacks;
 - changed: in both, with another content (the report names the attributes that differ);
 - same: in both, equal (digests of a canonical text: attribute order, set order and number
-  spelling do not count, see restore/digest.py canonical_value_text);
+  spelling do not count, see restore/digest.py canonical_value_bytes);
 - extra: in the table, not in the backup.
 
 Memory stays flat whatever the table's size: items are never kept, the rows are on disk behind a
 small page cache. Digests are 16-byte BLAKE2b per item, which decides changed or same (two
-different contents share one with odds of about n**2 / 2**129), and 4 bytes per attribute, which
+different contents share one with odds of about n**2 / 2**129), and a CRC-32 per attribute, which
 only names the attributes that differ.
 
 The report is JSON lines, one per missing, changed or extra key:
@@ -27,9 +27,11 @@ import json
 import os
 import queue
 import sqlite3
+import struct
 import tempfile
 import threading
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.codec import Item
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.reporting import ProgressListener
-from ledger_backup.restore.digest import canonical_key_text, canonical_value_text
+from ledger_backup.restore.digest import canonical_key_text, canonical_value_bytes
 from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.verify import VerifyReport, verify_source
 from ledger_backup.schema import TableSchema
@@ -150,16 +152,18 @@ _ATTRIBUTE_DIGEST_BYTES = 4  # per attribute: only which attributes differ rides
 
 
 def _digests(item: Item) -> tuple[bytes, str, bytes]:
-    """The item's 16-byte digest, its sorted attribute names NUL-joined, and their 4-byte digests."""
-    blake2b = hashlib.blake2b
+    """The item's 16-byte digest, its sorted attribute names NUL-joined, and their 4-byte CRC-32s.
+
+    The item's digest is BLAKE2b of the names and every attribute's canonical text, each after
+    its length, so no two items share their input; a CRC-32 per attribute (cheaper than a hash,
+    and only to name what differs) is enough for the report.
+    """
     names = sorted(item)
-    parts = [
-        blake2b(canonical_value_text(item[name]).encode("utf-8", "surrogatepass"), digest_size=4).digest()
-        for name in names
-    ]
+    texts = [canonical_value_bytes(item[name]) for name in names]
     joined = "\0".join(names)
-    attributes = b"".join(parts)
-    whole = blake2b(joined.encode("utf-8", "surrogatepass") + b"\0" + attributes, digest_size=16).digest()
+    attributes = struct.pack(f"<{len(texts)}I", *map(zlib.crc32, texts))
+    framed = b"".join([struct.pack("<I", len(text)) + text for text in texts])
+    whole = hashlib.blake2b(joined.encode("utf-8", "surrogatepass") + b"\0" + framed, digest_size=16).digest()
     return whole, joined, attributes
 
 
