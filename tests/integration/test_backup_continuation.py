@@ -11,7 +11,8 @@ import restore_handler
 from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
-from tests.integration.chains import deliver_twice_interleaved
+from ledger_backup.errors import InvocationLimitReached
+from tests.integration.chains import by_hand_event, deliver_twice_interleaved, emitted_metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -135,3 +136,51 @@ def test_continuation_for_another_table_is_refused(
     event = {"continuation": {"checkpoint_key": "backups/payments/2026/progress/checkpoint-0001-x.json"}}
     with pytest.raises(Exception, match="is not one of this table's backups"):
         backup_handler.handler(event, FakeLambdaContext())
+
+
+def test_a_chain_stops_at_max_invocations_and_a_person_carries_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    bucket: str,
+    ledger_table: str,
+    small_pages: Callable[[str], None],
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    """Below the cap a backup invokes itself with the next number; at it, it fails instead (BackupFailed).
+
+    The continuation it names carries no number, so each by-hand resume is a new chain of up to the cap,
+    and the backup still finishes whole.
+    """
+    small_pages(ledger_table)  # this backup takes at least 4 invocations
+    monkeypatch.setenv("MAX_INVOCATIONS", "2")
+    first = backup_handler.handler(scheduled_event(), ExpiringLambdaContext(calls=3))
+    assert first["status"] == "continuing"
+    assert self_invocations == [
+        {"continuation": {"checkpoint_key": first["checkpoint_key"], "invocation": 2}}
+    ]
+    event = self_invocations.pop()
+
+    chains = 0
+    while True:
+        capsys.readouterr()
+        try:
+            final = run_chain(event, self_invocations)[-1]
+            break
+        except InvocationLimitReached as stopped:
+            chains += 1
+            message = str(stopped)
+        assert self_invocations == [], "at the cap the backup does not invoke itself again"
+        metrics = emitted_metrics(capsys.readouterr().out)
+        assert metrics.get("BackupFailed") == 1, metrics
+        assert f"the backup of table {ledger_table!r} stopped after 2 invocations in one chain" in message
+        assert "the limit is 2 (MAX_INVOCATIONS, cdk.json max_invocations)" in message
+        event = by_hand_event(message)
+        checkpoint_key = event["continuation"]["checkpoint_key"]
+        assert event == {"continuation": {"checkpoint_key": checkpoint_key}}, "by hand: a new chain"
+        assert f"its progress is kept at s3://{bucket}/{checkpoint_key}." in message
+
+    assert chains >= 1
+    assert "BackupFailed" not in emitted_metrics(capsys.readouterr().out)
+    assert final["status"] == "complete"
+    assert final["item_count"] == 399
+    assert final["invocations"] > 2, "the cap is on one chain, not on the whole run"

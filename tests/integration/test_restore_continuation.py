@@ -12,11 +12,12 @@ from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
 from devtools.sample_events import scheduled_event
 from devtools.tables import scan_all
 from ledger_backup.aws.clients import dynamodb_client, s3_client
+from ledger_backup.errors import InvocationLimitReached
 from ledger_backup.restore.journal import RestoreJournal
 from ledger_backup.restore.run import RestoreOptions, start_restore
 from ledger_backup.sources import open_source
 from ledger_backup.storage.stores import S3Store
-from tests.integration.chains import deliver_twice_interleaved
+from tests.integration.chains import by_hand_event, deliver_twice_interleaved, emitted_metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -168,3 +169,79 @@ def test_bad_continuations_are_refused(
     function_env(ledger_table)
     with pytest.raises(Exception, match=problem):
         restore_handler.handler(event, FakeLambdaContext())
+
+
+def test_a_chain_as_long_as_its_cap_finishes(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    ledger_table: str,
+    backup_key: str,
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    """This restore takes 4 invocations: with MAX_INVOCATIONS=4 each hands on, numbered, to the next."""
+    monkeypatch.setenv("MAX_INVOCATIONS", "4")
+    capsys.readouterr()
+    first = restore_handler.handler(
+        {"s3_key": backup_key, "target_table": f"{ledger_table}-capped"}, ExpiringLambdaContext(calls=3)
+    )
+    numbers = []
+    results = [first]
+    while results[-1]["status"] == "continuing":
+        (event,) = self_invocations
+        self_invocations.clear()
+        numbers.append(event["continuation"]["invocation"])
+        results.append(restore_handler.handler(event, ExpiringLambdaContext(calls=3)))
+    assert numbers == [2, 3, 4]
+    assert (results[-1]["items_restored"], results[-1]["invocations"]) == (399, 4)
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert (metrics.get("RestoreContinued"), metrics.get("RestoreSucceeded")) == (3, 1)
+    assert "RestoreFailed" not in metrics
+
+
+def test_a_chain_past_its_cap_stops_and_resumes_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    dynamodb: "DynamoDBClient",
+    bucket: str,
+    ledger_table: str,
+    backup_key: str,
+    self_invocations: list[dict[str, Any]],
+) -> None:
+    """With MAX_INVOCATIONS=3 the third invocation fails (RestoreFailed) instead of invoking a fourth.
+
+    Its checkpoint stays; `{"resume": id}` starts a new chain that finishes the restore.
+    """
+    monkeypatch.setenv("MAX_INVOCATIONS", "3")
+    target = f"{ledger_table}-stopped"
+    first = restore_handler.handler(
+        {"s3_key": backup_key, "target_table": target}, ExpiringLambdaContext(calls=3)
+    )
+    second = restore_handler.handler(self_invocations.pop(), ExpiringLambdaContext(calls=3))
+    assert second["status"] == "continuing"
+    (third_event,) = self_invocations
+    self_invocations.clear()
+    assert third_event["continuation"]["invocation"] == 3
+    capsys.readouterr()
+    with pytest.raises(InvocationLimitReached) as stopped:
+        restore_handler.handler(third_event, ExpiringLambdaContext(calls=3))
+    assert self_invocations == [], "at the cap the restore does not invoke itself again"
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.get("RestoreFailed") == 1, metrics
+    assert "RestoreContinued" not in metrics
+
+    restore_id = first["restore_id"]
+    message = str(stopped.value)
+    assert f"restore {restore_id} into {target!r} stopped after 3 invocations in one chain" in message
+    assert f"its progress is kept at s3://{bucket}/backups/restores/{restore_id}/." in message
+    status = restore_handler.handler({"restore_status": restore_id}, FakeLambdaContext())
+    assert (status["status"], status["items_restored"]) == ("continuing", 300)
+
+    assert by_hand_event(message) == {"resume": restore_id}
+    resumed = restore_handler.handler(by_hand_event(message), ExpiringLambdaContext(calls=3))
+    assert (resumed["status"], resumed["items_restored"], resumed["restore_id"]) == (
+        "complete",
+        399,
+        restore_id,
+    )
+    assert resumed["invocations"] == 4, "the journal counts the whole run; the cap counted only the chain"
+    assert scan_all(dynamodb, target, "book_id") == scan_all(dynamodb, ledger_table, "book_id")
