@@ -7,7 +7,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -103,7 +103,7 @@ class _SegmentScans:
         except BaseException as exc:  # handed to the reading thread, which raises it
             self.pages.put(exc)
 
-    def items(self) -> Iterator[Item]:
+    def items(self) -> Generator[Item, None, None]:
         for thread in self._threads:
             thread.start()
         running = self._segments
@@ -125,13 +125,14 @@ class _SegmentScans:
 
 def parallel_table_items(
     dynamodb: "DynamoDBClient", table_name: str, segments: int = 4, *, key_names: Sequence[str] | None = None
-) -> Iterator[Item]:
+) -> Generator[Item, None, None]:
     """Every item of the table by a consistent parallel Scan, `segments` threads, pages in any order.
 
     Each thread pages through its segment (Limit of about 1 MB, as `table_items`) into a queue of
     a few pages, so memory stays bounded while the caller works through the items. `key_names`:
     read only those attributes (the keys, to find what to delete).
-    A segment's error is raised here, once the other threads have stopped.
+    A segment's error is raised here, once the other threads have stopped; closing the generator
+    stops the threads too.
     """
     table = require_table(dynamodb, table_name)
     arguments: dict[str, Any] = {

@@ -121,6 +121,7 @@ class ParallelBatchWriter:
         self.abandoned = False  # the `with` block was left by an exception: nothing more is sent
         self._closed = False
         self._lanes = [_Lane(self, number) for number in range(threads)]
+        self._next_lane = 0  # put_unique's turn
         for lane in self._lanes:
             lane.thread.start()
 
@@ -155,6 +156,22 @@ class ParallelBatchWriter:
         key = self._key_of(item)
         request = put_request_from_line(stored_line) if stored_line is not None else encode_put_request(item)
         self._add(key, request)
+
+    def put_unique(self, stored_line: bytes) -> None:
+        """Queue one stored `{"Item": ...}` line of a source proven to hold each key once.
+
+        With no key twice there is no order between writes to keep, so the item's key is not
+        looked at: lanes take the lines in turn, and the line is never parsed here. Only for
+        sources whose verify pass found no duplicate key and every line a PutRequest
+        (RestoreProgress.lines_are_requests).
+        """
+        self._check_open()
+        self._raise_if_failed()
+        lane = self._lanes[self._next_lane]
+        self._next_lane = (self._next_lane + 1) % len(self._lanes)
+        lane.batch.append(put_request_from_line(stored_line))
+        if len(lane.batch) == BATCH_SIZE:
+            self._enqueue(lane)
 
     def delete(self, key: Item) -> None:
         """Queue a DeleteRequest for `key` (the key attributes; others are ignored), in order with puts."""

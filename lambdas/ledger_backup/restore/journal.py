@@ -11,11 +11,13 @@ delivers twice cannot count an item twice.
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ledger_backup import layout
+from ledger_backup.codec import Item, encode_item, loads_items_json
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.restore.modes import MODES
@@ -25,6 +27,7 @@ from ledger_backup.storage.stores import BackupStore
 __all__ = ["RESTORES_FOLDER", "RestoreInProgress", "RestoreJournal", "RestoreProgress", "RestoreResult"]
 
 RESULT_NAME = "result.json"
+EXTRA_KEYS_NAME = "extra-keys.jsonl"
 _KEYS_NAME = re.compile(r"keys-[0-9]{12}-[A-Za-z0-9_-]{1,64}\.bin")
 
 # Phases of a restore. VERIFY: reading the backup through before writing into an existing table;
@@ -71,6 +74,10 @@ class RestoreProgress:
     items_written: int = -1  # puts DynamoDB took up to the position; -1: as many as items_restored
     items_skipped: int = 0  # mode "missing": items whose key the table already held
     bytes_read: int = 0  # backup bytes the write pass read in the invocations before this one
+    # Every verified item was stored as exactly a PutRequest line (false until a verify pass said so):
+    # with no duplicate key either, the write pass sends the lines without parsing them again.
+    lines_are_requests: bool = False
+    extra_keys_key: str = ""  # replace: the journal's list of the table's keys the backup lacks, once known
 
     @property
     def sequence(self) -> int:
@@ -102,6 +109,10 @@ class RestoreProgress:
             f"/{progress.restore_id}/selection.jsonl"
         ):
             raise ValueError("selection_key must name the restore's own selection.jsonl")
+        if progress.extra_keys_key and not progress.extra_keys_key.endswith(
+            f"/{progress.restore_id}/{EXTRA_KEYS_NAME}"
+        ):
+            raise ValueError(f"extra_keys_key must name the restore's own {EXTRA_KEYS_NAME}")
         if not all(isinstance(name, str) and _KEYS_NAME.fullmatch(name) for name in progress.key_digests):
             raise ValueError("key_digests must name keys-<seq>-<writer>.bin objects of the restore")
         return progress
@@ -248,6 +259,23 @@ class RestoreJournal:
                 f"restore {restore_id!r} has no checkpoint under {self.store.location(self.folder)}"
             )
         return max(keys, key=lambda k: k.rpartition("/checkpoint-")[2])
+
+    def save_extra_keys(self, restore_id: str, keys: Sequence[Item]) -> str:
+        """Keep a replace's list of keys to delete beside the checkpoints, for the invocation that deletes."""
+        key = self.restore_folder(restore_id) + EXTRA_KEYS_NAME
+        self.store.put(key, b"".join(encode_item(k).encode("utf-8", "surrogatepass") + b"\n" for k in keys))
+        return key
+
+    def extra_keys(self, progress: RestoreProgress) -> list[Item]:
+        """The keys `save_extra_keys` kept for this restore."""
+        raw = self.store.get(progress.extra_keys_key)
+        try:
+            return [loads_items_json(line) for line in raw.splitlines() if line]
+        except ValueError as exc:
+            raise CorruptBackup(
+                f"{self.store.location(progress.extra_keys_key)} is unreadable: {exc}; "
+                "run the replace again from the start"
+            ) from exc
 
     def save_selection(self, restore_id: str, lines: bytes) -> str:
         """Keep the chosen keys beside the checkpoints, so every invocation restores the same ones."""

@@ -62,6 +62,10 @@ class KeyDigests:
         digest = self.digest(item)
         return digest is not None and digest in self._seen
 
+    def has_digest(self, digest: int) -> bool:
+        """Whether a key with this `digest` (of another KeyDigests of the same schema) was added."""
+        return digest in self._seen
+
     def add(self, item: Item) -> None:
         """Count `item` as a duplicate when an earlier item had its key; call it once per item, in order."""
         digest = self.digest(item)

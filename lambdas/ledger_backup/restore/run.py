@@ -30,6 +30,7 @@ from ledger_backup.contract import DEFAULT_RESTORE_WRITERS
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
 from ledger_backup.reporting import ProgressListener
 from ledger_backup.restore.claim import TargetClaims, claimed, take_over_target
+from ledger_backup.restore.extra_keys import TableKeyScan
 from ledger_backup.restore.journal import (
     CHECK_AND_WRITE,
     VERIFY,
@@ -41,7 +42,7 @@ from ledger_backup.restore.journal import (
     new_restore_id,
 )
 from ledger_backup.restore.keyset import KeyDigests
-from ledger_backup.restore.modes import check_mode, writes_over_items
+from ledger_backup.restore.modes import REPLACE, check_mode, writes_over_items
 from ledger_backup.restore.plan import Plan, ReportSink, make_plan
 from ledger_backup.restore.selection import KeySelection, selection_from_keys, selection_from_lines
 from ledger_backup.restore.target import check_target, prepare_target
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from ledger_backup.codec import Item
 
 __all__ = [
     "DryRunReport",
@@ -359,6 +362,7 @@ def _verify_then_write(
     fails gives the claim back and is refused with nothing written.
     """
     target_table = progress.target_table
+    key_scan = _early_key_scan(dynamodb, progress, selection)
     try:
         schema = checked_schema(dynamodb, target_table, ResolvedSchema(progress.schema, progress.schema_from))
         keys = KeyDigests(progress.schema, journaled=journal is not None)
@@ -371,17 +375,26 @@ def _verify_then_write(
             progress.verified_items,
             should_pause if journal is not None else never,
         )
+        # What the items checked before this invocation proved, and what this one's did.
+        lines_are_requests = (progress.lines_are_requests or progress.verified_items == 0) and (
+            verify.lines_are_requests
+        )
         if isinstance(outcome, VerifyPaused):  # only with a journal: never() does not pause
+            progress = replace(progress, lines_are_requests=lines_are_requests)
             return _verify_paused(cast("RestoreJournal", journal), progress, outcome, keys, invocation_id)
         if not outcome.ok:
             raise CorruptBackup(outcome.failure())
         created = prepare_target(
             dynamodb, target_table, progress.schema, progress.create_table, progress.overwrite
         )
+        extra_keys = key_scan.extra_keys(keys) if key_scan is not None else None
     except CorruptBackup:
         if journal is not None:
             _give_up(journal, progress)
         raise
+    finally:
+        if key_scan is not None:
+            key_scan.close()
     progress = replace(
         progress,
         phase=WRITE,
@@ -392,7 +405,10 @@ def _verify_then_write(
         part_index=0,
         item_offset=0,
         key_digests=(),
+        lines_are_requests=lines_are_requests,
     )
+    if journal is not None and extra_keys is not None:
+        progress = replace(progress, extra_keys_key=journal.save_extra_keys(progress.restore_id, extra_keys))
     if journal is not None:
         journal.save(progress, invocation_id)
     logger.info("backup verified", extra={"restore_id": progress.restore_id, "items": outcome.item_count})
@@ -406,7 +422,21 @@ def _verify_then_write(
         invocation_id=invocation_id,
         selection=selection,
         on_progress=on_progress,
+        extra_keys=extra_keys,
     ).run()
+
+
+def _early_key_scan(
+    dynamodb: "DynamoDBClient", progress: RestoreProgress, selection: KeySelection | None
+) -> TableKeyScan | None:
+    """Replace over an existing table, whole backup, verify pass from its start: read the table's keys
+    while the backup is verified (restore/extra_keys.py). A verify pass resumed in a later invocation,
+    or chosen keys, take the way after the puts (RestoreWriter)."""
+    if progress.mode != REPLACE or selection is not None or progress.verified_items != 0:
+        return None
+    if describe_table(dynamodb, progress.target_table) is None:
+        return None  # created by this restore: it holds nothing to delete
+    return TableKeyScan(dynamodb, progress.target_table, progress.schema)
 
 
 def _verify_paused(
@@ -538,7 +568,11 @@ def _writer(
     invocation_id: str,
     selection: KeySelection | None,
     on_progress: ProgressListener | None = None,
+    extra_keys: "Sequence[Item] | None" = None,
 ) -> RestoreWriter:
+    """The writer for the restore's write pass; a replace's extra keys from the journal when kept there."""
+    if extra_keys is None and journal is not None and progress.extra_keys_key:
+        extra_keys = journal.extra_keys(progress)
     return RestoreWriter(
         dynamodb,
         source,
@@ -551,4 +585,5 @@ def _writer(
         invocation_id=invocation_id,
         selection=selection,
         on_progress=on_progress,
+        extra_keys=extra_keys,
     )

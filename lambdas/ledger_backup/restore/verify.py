@@ -166,6 +166,8 @@ class VerifyPass:
     digests (`keys`, which the caller persists). A part resumed mid-way is read from its start,
     since its checksum covers all of it, but its items before the position are not checked again.
     `on_progress` hears of the items checked, a thousand at a time and at each part's end.
+    `lines_are_requests` stays true while every item checked was stored as exactly a PutRequest
+    line, which a write pass can then send without reading it again (RestoreProgress).
     """
 
     def __init__(
@@ -185,6 +187,7 @@ class VerifyPass:
         self._on_progress = on_progress
         self._reported = 0  # the item count `on_progress` was last told of
         self.meter = ReadMeter()
+        self.lines_are_requests = True
 
     def run(
         self,
@@ -231,6 +234,8 @@ class VerifyPass:
         for offset, (item, stored_line) in enumerate(part.entries(self.meter)):
             if offset < skip:
                 continue
+            if stored_line is None:
+                self.lines_are_requests = False
             try:
                 check(item, len(stored_line) if stored_line is not None else None)
             except ItemRejected as rejected:

@@ -14,13 +14,14 @@ refused, so the target is left as it was found: missing.
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
 from ledger_backup.aws.write_json import TextBatchSender
+from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound, CorruptBackup
 from ledger_backup.item_rules import ItemRejected, ItemRules
 from ledger_backup.rate_limit import limiter_for
@@ -40,7 +41,7 @@ from ledger_backup.restore.modes import MISSING, REPLACE
 from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.target import delete_created_table
 from ledger_backup.restore.verify import KeyChecker, never
-from ledger_backup.sources.base import ReadMeter, Source
+from ledger_backup.sources.base import ItemLines, ReadMeter, Source
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -74,7 +75,10 @@ class RestoreWriter:
         invocation_id: str | None = None,
         selection: KeySelection | None = None,
         on_progress: ProgressListener | None = None,
+        extra_keys: Sequence[Item] | None = None,
     ) -> None:
+        """`extra_keys`: replace mode, the table's keys the backup lacks, known before the writes
+        (restore/extra_keys.py); without them, the keys are found by a Scan after the puts."""
         self._dynamodb = dynamodb
         self._source = source
         self.progress = replace(progress, invocations=progress.invocations + 1)
@@ -96,14 +100,23 @@ class RestoreWriter:
         self.written = progress.items_restored if written < 0 else written  # puts DynamoDB took
         self.skipped = progress.items_skipped
         self.deleted = 0
+        self._extra_keys = extra_keys
         self._keys: KeyDigests | None = None
-        # The backup's keys: to count duplicates (single pass), to know what replace deletes, and which
-        # chosen keys the backup lacks.
-        if self._checking or self._mode == REPLACE or selection is not None:
+        # The backup's keys: to count duplicates (single pass), to know what replace deletes (unless
+        # known already), and which chosen keys the backup lacks.
+        if self._checking or (self._mode == REPLACE and extra_keys is None) or selection is not None:
             self._keys = KeyDigests(progress.schema, journaled=journal is not None)
             for chunk in journal.key_digests(progress) if journal is not None else ():
                 self._keys.load(chunk)
         self.restored = progress.items_restored  # the source position reached, as a count of items
+        # A source verified to hold each key once, each line a PutRequest: its lines go out unparsed.
+        self._sends_lines = (
+            not self._checking
+            and self._keys is None
+            and self._mode != MISSING
+            and progress.lines_are_requests
+            and progress.duplicate_keys == 0
+        )
         self._reported = 0  # the count `on_progress` was last told of
         self._last_checkpoint = time.monotonic()
 
@@ -134,7 +147,9 @@ class RestoreWriter:
         if paused is not None:
             return paused
         self._check_count()
-        if self._mode == REPLACE and self._keys is not None and not self.progress.table_created:
+        if self._mode == REPLACE and self._extra_keys is not None:
+            self._delete_keys(self._extra_keys)
+        elif self._mode == REPLACE and self._keys is not None and not self.progress.table_created:
             self._delete_extra_keys(self._keys)
         return self._finish(self._run_seconds(time.monotonic() - started))
 
@@ -159,6 +174,7 @@ class RestoreWriter:
         chosen keys only when there are some. Deletes are idempotent: a resumed restore does this again."""
         names = self.progress.schema.key_names
         table = self.progress.target_table
+        found: Iterator[Item]
         if self._selection is None:
             found = parallel_table_items(self._dynamodb, table, key_names=names)
         else:
@@ -176,6 +192,23 @@ class RestoreWriter:
                         self._tell_progress(self.deleted)
         self._tell_progress(self.deleted)
         logger.info("extra keys deleted", extra={"target": table, "items_deleted": self.deleted})
+
+    def _delete_keys(self, keys: Sequence[Item]) -> None:
+        """Replace mode, after every put: delete the keys found before the writes. Deletes are
+        idempotent: a resumed restore does this again."""
+        if self._on_progress is not None:
+            self._on_progress.begin(DELETING, len(keys))
+        self._reported = 0
+        with self._plain_batch_writer() as deletes:
+            for key in keys:
+                deletes.delete(key)
+                self.deleted += 1
+                if self.deleted % REPORT_EVERY == 0:
+                    self._tell_progress(self.deleted)
+        self._tell_progress(self.deleted)
+        logger.info(
+            "extra keys deleted", extra={"target": self.progress.target_table, "items_deleted": self.deleted}
+        )
 
     def _refused(self, problem: Exception) -> CorruptBackup:
         """The single pass met a bad input: delete the table it created, give back the claim, explain."""
@@ -227,7 +260,11 @@ class RestoreWriter:
         first_part, first_offset = self.progress.part_index, self.progress.item_offset
         for part_index in range(first_part, len(self._source.parts)):
             skip = first_offset if part_index == first_part else 0
-            paused = self._write_part(batches, part_index, skip)
+            part = self._source.parts[part_index]
+            if self._sends_lines and isinstance(part, ItemLines) and isinstance(batches, ParallelBatchWriter):
+                paused = self._write_lines(batches, part_index, part, skip)
+            else:
+                paused = self._write_part(batches, part_index, skip)
             if paused is not None:
                 return paused
         return None
@@ -254,6 +291,27 @@ class RestoreWriter:
             if selection is None or item in selection:
                 batches.put(item, stored_line)
                 self.written += counts_puts
+            self.restored += 1
+            if self.restored % REPORT_EVERY == 0:
+                self._tell_progress(self.restored)
+            if self._journal is not None and self.restored % BATCH_SIZE == 0:
+                paused = self._at_batch_end(batches, self._journal, part_index, offset + 1)
+                if paused is not None:
+                    return paused
+        self._tell_progress(self.restored)
+        return None
+
+    def _write_lines(
+        self, batches: ParallelBatchWriter, part_index: int, part: ItemLines, skip: int
+    ) -> RestoreInProgress | None:
+        """`_write_part` for a source the verify pass proved (see `_sends_lines`): each line is sent
+        as the PutRequest it is, unparsed; the part's checksum and count are still checked at its end."""
+        put = batches.put_unique
+        for offset, line in enumerate(part.item_lines(self._meter)):
+            if offset < skip:
+                continue
+            put(line)
+            self.written += 1
             self.restored += 1
             if self.restored % REPORT_EVERY == 0:
                 self._tell_progress(self.restored)

@@ -20,7 +20,7 @@ from typing import Any
 from ledger_backup.codec import Item
 from ledger_backup.errors import CorruptBackup
 from ledger_backup.sources.base import NotABackup, ReadMeter, Source, SourceKind, StoredItem
-from ledger_backup.sources.lines import EXPORT_LINES, stored_lines
+from ledger_backup.sources.lines import EXPORT_LINES, item_lines, stored_lines
 from ledger_backup.storage.stores import BackupStore
 from ledger_backup.storage.streams import Checksum, Expected
 
@@ -168,3 +168,6 @@ class ExportPart:
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         """The file's items; then its MD5 and line count are checked against manifest-files.json."""
         return stored_lines(self.store, self.file.key, self.expected, EXPORT_LINES, meter)
+
+    def item_lines(self, meter: ReadMeter | None = None) -> Iterator[bytes]:
+        return item_lines(self.store, self.file.key, self.expected, EXPORT_LINES, meter)

@@ -9,7 +9,7 @@ CorruptBackup naming the object and the problem, at the latest when it is read t
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ledger_backup.codec import Item
 from ledger_backup.errors import BackupNotFound
@@ -62,6 +62,16 @@ class Part(Protocol):
 
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         """Like `items`, each with its stored line when that is a PutRequest (see StoredItem)."""
+        ...
+
+
+@runtime_checkable
+class ItemLines(Protocol):
+    """A part stored as one `{"Item": ...}` line per item (this tool's data files, DynamoDB's exports)."""
+
+    def item_lines(self, meter: ReadMeter | None = None) -> Iterator[bytes]:
+        """The part's item lines as stored, unparsed, in `entries`' order; checksum and count checked
+        at the end. Only for a part already proved by a verify pass: nothing here looks inside a line."""
         ...
 
 

@@ -7,7 +7,7 @@ from ledger_backup.catalog import Backup, load_backup
 from ledger_backup.codec import Item
 from ledger_backup.manifest import DataFile
 from ledger_backup.sources.base import ReadMeter, Source, SourceKind, StoredItem
-from ledger_backup.sources.lines import LEDGER_LINES, decoded_lines, stored_lines
+from ledger_backup.sources.lines import LEDGER_LINES, decoded_lines, item_lines, stored_lines
 from ledger_backup.storage.stores import BackupStore
 from ledger_backup.storage.streams import Checksum, Expected
 
@@ -79,3 +79,7 @@ class LedgerPart:
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         key = self.folder + self.entry.key
         return stored_lines(self.store, key, expected_of(self.entry), LEDGER_LINES, meter)
+
+    def item_lines(self, meter: ReadMeter | None = None) -> Iterator[bytes]:
+        key = self.folder + self.entry.key
+        return item_lines(self.store, key, expected_of(self.entry), LEDGER_LINES, meter)

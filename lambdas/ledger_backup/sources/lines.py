@@ -94,3 +94,20 @@ def stored_lines(
 ) -> Iterator[StoredItem]:
     """The object's items, each with its line when that is a PutRequest (see codec.decode_stored_line)."""
     return decoded_lines(store, key, expected, line_format, decode=decode_stored_line, meter=meter)
+
+
+def item_lines(
+    store: BackupStore, key: str, expected: Expected, line_format: LineFormat, meter: ReadMeter | None = None
+) -> Iterator[bytes]:
+    """The object's item lines as they are stored, not parsed; the same checks once it is read through.
+
+    For a second reading of an object a verify pass has already proved (see ItemLines): blank
+    lines are skipped as `stored_lines` skips them, so positions count the same items.
+    """
+    return decoded_lines(store, key, expected, line_format, decode=_item_line, meter=meter)
+
+
+def _item_line(line: bytes) -> bytes:
+    if not line or line.isspace():
+        raise ValueError("a blank line holds no item")
+    return line
