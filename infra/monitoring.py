@@ -1,4 +1,4 @@
-"""Make failure visible: alarms on backup errors, on a stale backup and on dead letters, sent to SNS."""
+"""Make failure visible: alarms on backup and restore errors, a stale backup and dead letters, sent to SNS."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from ledger_backup.contract import METRIC_BACKUP_FAILED, METRIC_BACKUP_SUCCEEDED
+from ledger_backup.contract import METRIC_BACKUP_FAILED, METRIC_BACKUP_SUCCEEDED, METRIC_RESTORE_FAILED
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 
 class BackupAlarms(Construct):
-    """An encrypted SNS topic (optional e-mail subscription) and the three alarms that publish to it."""
+    """An encrypted SNS topic (optional e-mail subscription) and the four alarms that publish to it."""
 
     def __init__(
         self,
@@ -29,6 +29,7 @@ class BackupAlarms(Construct):
         *,
         config: EnvironmentConfig,
         backup_function: lambda_.IFunction,
+        restore_function: lambda_.IFunction,
         failure_queue: sqs.IQueue,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -50,9 +51,31 @@ class BackupAlarms(Construct):
                 expression="FILL(errors, 0) + FILL(failed, 0)",
                 using_metrics={
                     "errors": backup_function.metric_errors(statistic=cloudwatch.Stats.SUM),
-                    "failed": self._backup_metric(METRIC_BACKUP_FAILED),
+                    "failed": self._powertools_metric(METRIC_BACKUP_FAILED),
                 },
                 label="Backup failures",
+                period=Duration.minutes(5),
+            ),
+        )
+        # A restore is started by a person, but its continuations run unattended: a failure (including a
+        # chain stopped at max_invocations) would otherwise page only once retries end in the DLQ.
+        self.restore_errors = self._alarm_on_any(
+            "RestoreErrors",
+            alarm_name=f"{prefix}-restore-errors",
+            alarm_description=(
+                f"A restore invocation failed (Lambda Errors or Powertools {METRIC_RESTORE_FAILED}): a "
+                "refused or failed restore, a continuation chain stopped at max_invocations "
+                "(InvocationLimitReached), or an async attempt that failed (Lambda retries it; the "
+                "dead-letters alarm fires once retries run out). The error in the restore function's "
+                'logs says what to do; a stopped or died restore carries on with {"resume": "<restore id>"}.'
+            ),
+            metric=cloudwatch.MathExpression(
+                expression="FILL(errors, 0) + FILL(failed, 0)",
+                using_metrics={
+                    "errors": restore_function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                    "failed": self._powertools_metric(METRIC_RESTORE_FAILED),
+                },
+                label="Restore failures",
                 period=Duration.minutes(5),
             ),
         )
@@ -65,7 +88,7 @@ class BackupAlarms(Construct):
                 f"No successful backup ({config.metrics_namespace}/{METRIC_BACKUP_SUCCEEDED}) "
                 f"in the last {config.stale_after_hours} hours."
             ),
-            metric=self._backup_metric(METRIC_BACKUP_SUCCEEDED, period=Duration.hours(1)),
+            metric=self._powertools_metric(METRIC_BACKUP_SUCCEEDED, period=Duration.hours(1)),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=config.stale_after_hours,
@@ -83,7 +106,9 @@ class BackupAlarms(Construct):
                 statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)
             ),
         )
-        for alarm in (self.backup_errors, self.stale_backup, self.dead_letters):
+        self.all_alarms = (self.stale_backup, self.backup_errors, self.restore_errors, self.dead_letters)
+        """Every alarm of the construct, in the order the dashboard shows them."""
+        for alarm in self.all_alarms:
             alarm.add_alarm_action(action)
 
     def _alarm_on_any(
@@ -102,8 +127,8 @@ class BackupAlarms(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def _backup_metric(self, name: str, period: Duration | None = None) -> cloudwatch.Metric:
-        """A metric the backup handler emits with Powertools (dimension ``service``)."""
+    def _powertools_metric(self, name: str, period: Duration | None = None) -> cloudwatch.Metric:
+        """A metric a handler emits with Powertools (dimension ``service``, shared by both functions)."""
         return cloudwatch.Metric(
             namespace=self._config.metrics_namespace,
             metric_name=name,

@@ -168,6 +168,7 @@ class LedgerBackupStack(Stack):
             "Alarms",
             config=config,
             backup_function=self.backup.function,
+            restore_function=self.restore.function,
             failure_queue=self.failure_queue,
             removal_policy=data_policy,
         )
@@ -178,7 +179,7 @@ class LedgerBackupStack(Stack):
             backup_function=self.backup.function,
             restore_function=self.restore.function,
             failure_queue=self.failure_queue,
-            alarms=[self.alarms.stale_backup, self.alarms.backup_errors, self.alarms.dead_letters],
+            alarms=list(self.alarms.all_alarms),
         )
         self._outputs()
 

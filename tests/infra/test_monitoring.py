@@ -1,5 +1,6 @@
-"""The alarms (failed backup, no recent backup, dead letters) and their encrypted SNS topic."""
+"""The alarms (failed backup or restore, no recent backup, dead letters) and their encrypted SNS topic."""
 
+import pytest
 from aws_cdk.assertions import Match
 
 from tests.infra import cfn
@@ -27,13 +28,17 @@ def test_no_successful_backup_alarm(synthesized: Synthesized, env: str) -> None:
     )
 
 
-def test_backup_errors_alarm_counts_lambda_errors_and_failed_backups(
-    synthesized: Synthesized, env: str
+@pytest.mark.parametrize(
+    ("function", "failed_metric"), [("backup", "BackupFailed"), ("restore", "RestoreFailed")]
+)
+def test_errors_alarm_counts_lambda_errors_and_the_handlers_failures(
+    synthesized: Synthesized, env: str, function: str, failed_metric: str
 ) -> None:
     i = ids(synthesized, env)
     template(synthesized, env).has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
+            "AlarmName": f"{synthesized.configs[env].function_name_prefix}-{function}-errors",
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "Threshold": 1,
             "EvaluationPeriods": 1,
@@ -51,7 +56,7 @@ def test_backup_errors_alarm_counts_lambda_errors_and_failed_backups(
                                 "Metric": {
                                     "Namespace": "AWS/Lambda",
                                     "MetricName": "Errors",
-                                    "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": i["backup"]}}],
+                                    "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": i[function]}}],
                                 },
                                 "Period": 300,
                                 "Stat": "Sum",
@@ -64,7 +69,7 @@ def test_backup_errors_alarm_counts_lambda_errors_and_failed_backups(
                             "MetricStat": {
                                 "Metric": {
                                     "Namespace": "LedgerBackup",
-                                    "MetricName": "BackupFailed",
+                                    "MetricName": failed_metric,
                                     "Dimensions": [{"Name": "service", "Value": "ledger-backup"}],
                                 },
                                 "Period": 300,
@@ -78,11 +83,22 @@ def test_backup_errors_alarm_counts_lambda_errors_and_failed_backups(
     )
 
 
+def test_restore_errors_alarm_says_what_it_catches(synthesized: Synthesized, env: str) -> None:
+    prefix = synthesized.configs[env].function_name_prefix
+    (alarm,) = [
+        a["Properties"]
+        for a in cfn.resources(synthesized.template_json(env), "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"{prefix}-restore-errors"
+    ]
+    for named in ("RestoreFailed", "max_invocations", "InvocationLimitReached", "retries", '{"resume"'):
+        assert named in alarm["AlarmDescription"], named
+
+
 def test_dead_letters_alarm_and_every_alarm_notifies_the_topic(synthesized: Synthesized, env: str) -> None:
     i = ids(synthesized, env)
     t = synthesized.template_json(env)
     alarms = cfn.resources(t, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 4
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": i["topic"]}] for a in alarms.values())
     template(synthesized, env).has_resource_properties(
         "AWS::CloudWatch::Alarm",
