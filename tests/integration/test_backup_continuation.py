@@ -64,7 +64,9 @@ def test_chained_backup_equals_a_one_shot_backup(
     whole_chain = time.monotonic() - began
     final = results[-1]
     assert len(results) >= 4
-    assert 0.8 * whole_chain <= final["duration_seconds"] <= whole_chain + 0.5  # the whole run's time
+    # The whole run's time (from the manifest's start, after the first invocation's set-up), not the last
+    # invocation's share of it, which is about 1/len(results).
+    assert 0.5 * whole_chain <= final["duration_seconds"] <= whole_chain + 0.5
     assert [r["status"] for r in results] == ["continuing"] * (len(results) - 1) + ["complete"]
     assert [r["items_so_far"] for r in results[:-1]] == sorted(r["items_so_far"] for r in results[:-1])
     assert (final["item_count"], final["invocations"]) == (399, len(results))

@@ -17,6 +17,7 @@ from ledger_backup.errors import CorruptBackup
 from ledger_backup.restore.verify import verify_source
 from ledger_backup.sources import NotABackup, ReadMeter, Source, SourceKind, open_source
 from ledger_backup.sources.aws_export import ExportPart
+from ledger_backup.sources.base import ItemLines
 from ledger_backup.storage.stores import LocalStore
 
 ITEMS = edge_items() + list(ledger_items(30))
@@ -231,6 +232,13 @@ def test_blank_lines_hold_nothing_and_the_last_line_may_lack_its_newline(
     list(source.parts[0].items(meter))
     assert meter.object_bytes == len(store.get(keys[0]))
     assert meter.json_bytes == len(relaxed)
+    # Unparsed, the same lines hold the same items, in the same places (what a write pass sends).
+    part = source.parts[0]
+    assert isinstance(part, ItemLines)
+    assert [line.strip() for line in part.item_lines()] == [
+        line.strip() for _, line in part.entries() if line is not None
+    ]
+    assert len(list(part.item_lines())) == len(list(part.items()))
 
 
 def test_bad_line_is_numbered_among_the_item_lines(export: tuple[LocalStore, str, str, list[str]]) -> None:

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 from collections.abc import Generator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,6 +20,7 @@ from ledger_backup.manifest import DataFile, Manifest
 from ledger_backup.restore.verify import verify_source
 from ledger_backup.schema import TableSchema
 from ledger_backup.sources import ReadMeter, SourceKind, open_source
+from ledger_backup.sources.base import ItemLines
 from ledger_backup.sources.ledger import LedgerPart, read_lines
 from ledger_backup.storage.stores import LocalStore
 
@@ -90,6 +92,16 @@ def test_raw_lines_are_the_stored_lines(store: LocalStore) -> None:
     entry = write_part(store, ITEMS[:5])
     lines = [(encode_line(item) + "\n").encode() for item in ITEMS[:5]]
     assert list(read_lines(store, FOLDER, entry)) == lines
+
+
+def test_item_lines_are_the_stored_lines_and_keep_the_checks(store: LocalStore) -> None:
+    entry = write_part(store, ITEMS[:5])
+    part = LedgerPart(store, FOLDER, entry)
+    assert isinstance(part, ItemLines)
+    assert list(part.item_lines()) == [(encode_line(item) + "\n").encode() for item in ITEMS[:5]]
+    short = LedgerPart(store, FOLDER, replace(entry, item_count=6))
+    with pytest.raises(CorruptBackup, match="6"):
+        list(short.item_lines())
 
 
 def test_a_line_with_more_than_its_item_is_read_but_not_spliced(store: LocalStore) -> None:
