@@ -74,7 +74,9 @@ def test_chained_restore_writes_every_item_once(
     final = results[-1]
     # The answer is the whole run's: its time, and every byte the write pass read (a resumed part is
     # read again from its start, so at least the backup's data files).
-    assert 0.8 * whole_chain <= final["duration_seconds"] <= whole_chain + 0.5
+    # The whole run's time (from the restore's start, after the first invocation's set-up), not the last
+    # invocation's share of it.
+    assert 0.5 * whole_chain <= final["duration_seconds"] <= whole_chain + 0.5
     data_files = s3.list_objects_v2(Bucket=bucket, Prefix=backup_key.rsplit("/", 1)[0] + "/")["Contents"]
     backup_bytes = sum(o["Size"] for o in data_files if not o["Key"].endswith("manifest.json"))
     assert final["compressed_bytes"] >= backup_bytes
