@@ -77,11 +77,11 @@ def drop_table(dynamodb: "DynamoDBClient", name: str) -> None:
 
 
 def count_items(dynamodb: "DynamoDBClient", name: str) -> int:
-    """COUNT scan with a Limit (DynamoDB Local's scan is quadratic without one)."""
+    """COUNT scan with a Limit (DynamoDB Local's scan is quadratic without one, and slow with a large one)."""
     total = 0
     paginator = dynamodb.get_paginator("scan")
     for page in paginator.paginate(
-        TableName=name, Select="COUNT", ConsistentRead=True, PaginationConfig={"PageSize": 5000}
+        TableName=name, Select="COUNT", ConsistentRead=True, PaginationConfig={"PageSize": 500}
     ):
         total += page["Count"]
     return total

@@ -1,8 +1,11 @@
 """A plan: what a restore would change in an existing table, key by key, before anything is written.
 
-Two readers run at once: the verify pass reads the backup (or the chosen keys' share of it) and
-checks it as a restore would, while a thread reads the table by a consistent parallel Scan (or,
-for chosen keys, by BatchGetItem), so DynamoDB's work overlaps ours. Each item of either side
+The table is read first, by a consistent parallel Scan (or, for chosen keys, by BatchGetItem),
+then the verify pass reads the backup (or the chosen keys' share of it) and checks it as a
+restore would. One after the other, not at once: both are CPU-bound Python, and two of them in
+one process hand the interpreter's lock back and forth at every hash, socket read and SQLite
+step, each side waiting out the other's switch interval, which made the two together slower than
+in turn (`make bench` measures the plan against the two run one after the other). Each item of either side
 leaves a row in an SQLite file on local disk: its key, a digest of the whole item and one per
 top-level attribute. A join of the two sides then classifies every key:
 
@@ -25,11 +28,9 @@ import contextlib
 import hashlib
 import json
 import os
-import queue
 import sqlite3
 import struct
 import tempfile
-import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -193,19 +194,17 @@ class _Index:
                 for side in ("backup", "target")
             )
         )
-        # Attribute-name lists by number, both ways (few: most items share one); both readers add.
+        # Attribute-name lists by number, both ways (few: most items share one); both sides add.
         self._names: dict[str, int] = {}
         self._names_by_number: dict[int, str] = {}
-        self._names_lock = threading.Lock()
         self._pending: list[_Row] = []
 
     def row(self, item: Item) -> _Row:
         whole, names, attributes = _digests(item)
-        with self._names_lock:
-            number = self._names.get(names)
-            if number is None:
-                number = self._names[names] = len(self._names) + 1
-                self._names_by_number[number] = names
+        number = self._names.get(names)
+        if number is None:
+            number = self._names[names] = len(self._names) + 1
+            self._names_by_number[number] = names
         return canonical_key_text(item, self.key_names), whole, number, attributes
 
     def add_backup_item(self, item: Item) -> None:
@@ -251,53 +250,15 @@ class _Index:
             os.unlink(self._file)
 
 
-class _TableReader:
-    """Reads the table in a thread of its own while the verify pass reads the backup, so the table's
-    Scan (DynamoDB's work) overlaps the backup's checks (ours); rows wait in a bounded queue."""
-
-    def __init__(self, items: Iterator[Item], index: _Index) -> None:
-        self._items = items
-        self._index = index
-        self._rows: queue.Queue[list[_Row] | BaseException | None] = queue.Queue(maxsize=8)
-        self._stop = threading.Event()
-        self._done = False  # the end of the table was taken from the queue
-        self._thread = threading.Thread(target=self._read, name="plan-table-reader", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            batch: list[_Row] = []
-            for item in self._items:
-                if self._stop.is_set():
-                    return
-                batch.append(self._index.row(item))
-                if len(batch) >= _INSERT_BATCH:
-                    self._rows.put(batch)
-                    batch = []
-            self._rows.put(batch)
-            self._rows.put(None)
-        except BaseException as exc:  # raised in the planning thread
-            self._rows.put(exc)
-
-    def drain(self, *, wait: bool) -> None:
-        """Store the rows read so far; with `wait`, every row, to the end of the table."""
-        while not self._done:
-            try:
-                rows = self._rows.get(block=wait)
-            except queue.Empty:
-                return
-            if rows is None:
-                self._done = True
-                return
-            if isinstance(rows, BaseException):
-                raise rows
-            self._index.add_target_rows(rows)
-
-    def stop(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._rows.get(timeout=0.05)
+def _read_table(items: Iterator[Item], index: _Index) -> None:
+    """Every item of the table as a row, inserted a batch at a time (in the planning thread)."""
+    rows: list[_Row] = []
+    for item in items:
+        rows.append(index.row(item))
+        if len(rows) >= _INSERT_BATCH:
+            index.add_target_rows(rows)
+            rows = []
+    index.add_target_rows(rows)
 
 
 def _report_line(change: str, key: str, attributes: list[str] | None = None) -> bytes:
@@ -317,31 +278,20 @@ def make_plan(
     report: "LineSink | None" = None,
     on_progress: ProgressListener | None = None,
 ) -> Plan:
-    """Verify `source` while reading `table_name`, then compare them (or the selection's share) key by key.
+    """Read `table_name`, then verify `source`, then compare them (or the selection's share) key by key.
 
-    `report` receives the JSON-lines report. A backup that fails its verify pass is reported, and
-    the table's reading is stopped. `on_progress` hears of the backup's items as they are checked.
+    `report` receives the JSON-lines report. A backup that fails its verify pass is reported.
+    `on_progress` hears of the backup's items as they are checked.
     """
     index = _Index(schema.key_names, selection)
-    reader = _TableReader(_table_items(dynamodb, table_name, selection), index)
     try:
-        seen = 0
-
-        def on_item(item: Item) -> None:
-            nonlocal seen
-            index.add_backup_item(item)
-            seen += 1
-            if seen % _INSERT_BATCH == 0:
-                reader.drain(wait=False)
-
-        verified = verify_source(source, schema, on_item=on_item, on_progress=on_progress)
+        _read_table(_table_items(dynamodb, table_name, selection), index)
+        verified = verify_source(source, schema, on_item=index.add_backup_item, on_progress=on_progress)
         if not verified.ok:
             return Plan(verified)
-        reader.drain(wait=True)
         index.finish()
         return _compare(index, verified, selection, report)
     finally:
-        reader.stop()
         index.close()
 
 
