@@ -7,12 +7,13 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
 from ledger_backup.aws.errors import error_code
+from ledger_backup.aws.scan_texts import TextScanner
 from ledger_backup.codec import Item
 from ledger_backup.errors import TableNotFound
 from ledger_backup.schema import TableSchema
@@ -79,13 +80,19 @@ def table_items(dynamodb: "DynamoDBClient", table_name: str, page_size: int | No
 
 
 _DONE = object()  # a segment's thread queues it once its last page is in
+T = TypeVar("T")
 
 
-class _SegmentScans:
-    """Threads paging through the segments of one Scan into one bounded queue of pages."""
+class _SegmentScans(Generic[T]):
+    """Threads paging through the segments of one Scan into one bounded queue of pages.
 
-    def __init__(self, dynamodb: "DynamoDBClient", arguments: dict[str, Any], segments: int) -> None:
-        self._dynamodb = dynamodb
+    `pages(arguments)` is one segment's pages (a list of entries each) for its Scan arguments.
+    """
+
+    def __init__(
+        self, pages: Callable[[dict[str, Any]], Iterable[list[T]]], arguments: dict[str, Any], segments: int
+    ) -> None:
+        self._pages = pages
         self._arguments = arguments
         self._segments = segments
         self.pages: queue.Queue[Any] = queue.Queue(maxsize=segments)  # about 1 MB of items each
@@ -95,15 +102,15 @@ class _SegmentScans:
     def _scan(self, segment: int) -> None:
         try:
             arguments = {**self._arguments, "Segment": segment, "TotalSegments": self._segments}
-            for page in self._dynamodb.get_paginator("scan").paginate(**arguments):
+            for page in self._pages(arguments):
                 if self._stop.is_set():
                     break
-                self.pages.put(page.get("Items", []))
+                self.pages.put(page)
             self.pages.put(_DONE)
         except BaseException as exc:  # handed to the reading thread, which raises it
             self.pages.put(exc)
 
-    def items(self) -> Generator[Item, None, None]:
+    def entries(self) -> Generator[T, None, None]:
         for thread in self._threads:
             thread.start()
         running = self._segments
@@ -141,7 +148,33 @@ def parallel_table_items(
         "PaginationConfig": {"PageSize": scan_page_size(table)},
     }
     arguments.update(_projection(key_names))
-    return _SegmentScans(dynamodb, arguments, segments).items()
+
+    def pages(segment_arguments: dict[str, Any]) -> Iterator[list[Item]]:
+        for page in dynamodb.get_paginator("scan").paginate(**segment_arguments):
+            yield page.get("Items", [])
+
+    return _SegmentScans(pages, arguments, segments).entries()
+
+
+def parallel_table_texts(
+    dynamodb: "DynamoDBClient", table_name: str, segments: int = 4
+) -> Generator[str, None, None]:
+    """Every item of the table as its DynamoDB JSON text, by a consistent parallel Scan (as
+    `parallel_table_items`, through a TextScanner): the pages are cut into item texts, never decoded,
+    so a reader decodes each item on its own (small, short-lived objects) when it needs its value."""
+    table = require_table(dynamodb, table_name)
+    scanner = TextScanner(dynamodb)
+    arguments: dict[str, Any] = {
+        "TableName": table_name,
+        "ConsistentRead": True,
+        "Limit": scan_page_size(table),
+    }
+
+    def pages(segment_arguments: dict[str, Any]) -> Iterator[list[str]]:
+        for page in scanner.pages(**segment_arguments):
+            yield page.texts
+
+    return _SegmentScans(pages, arguments, segments).entries()
 
 
 _GET_BATCH = 100  # BatchGetItem's limit

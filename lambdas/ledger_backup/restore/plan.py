@@ -1,6 +1,7 @@
 """A plan: what a restore would change in an existing table, key by key, before anything is written.
 
-The table is read first, by a consistent parallel Scan (or, for chosen keys, by BatchGetItem),
+The table is read first, by a consistent parallel Scan whose pages are cut into item texts and
+each item decoded on its own (or, for chosen keys, by BatchGetItem),
 then the verify pass reads the backup (or the chosen keys' share of it) and checks it as a
 restore would. One after the other, not at once: both are CPU-bound Python, and two of them in
 one process hand the interpreter's lock back and forth at every hash, socket read and SQLite
@@ -39,8 +40,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from ledger_backup.aws.tables import parallel_table_items, table_items_by_key
-from ledger_backup.codec import Item
+from ledger_backup.aws.tables import parallel_table_texts, table_items_by_key
+from ledger_backup.codec import Item, loads_items_json
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.reporting import ProgressListener
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_bytes
@@ -330,6 +331,6 @@ def _compare(
 def _table_items(
     dynamodb: "DynamoDBClient", table_name: str, selection: KeySelection | None
 ) -> Iterator[Item]:
-    if selection is None:
-        return parallel_table_items(dynamodb, table_name, _SCAN_SEGMENTS)
+    if selection is None:  # each item decoded on its own: a whole page at once costs the GC far more
+        return (loads_items_json(text) for text in parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS))
     return table_items_by_key(dynamodb, table_name, list(selection.keys))
