@@ -53,6 +53,7 @@ def test_backup_restore_verify_and_diff_draw_a_bar_on_a_terminal(
     assert diff.returncode == 0, diff.stderr
     assert json.loads(diff.stdout)["changes"]["same"] == 399
     assert "399/399 items" in _bar_lines(diff.stderr_text, "verifying")[-1]
+    assert "399 items" in _bar_lines(diff.stderr_text, "reading table")[-1]  # read first, no total known
 
 
 def test_no_bar_with_quiet_or_when_stderr_is_not_a_terminal(

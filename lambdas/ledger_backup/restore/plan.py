@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Protocol
 from ledger_backup.aws.tables import parallel_table_texts, table_items_by_key
 from ledger_backup.codec import Item, loads_items_json
 from ledger_backup.contract import RESTORES_FOLDER
-from ledger_backup.reporting import ProgressListener
+from ledger_backup.reporting import READING_TABLE, ProgressListener
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_bytes
 from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.verify import VerifyReport, verify_source
@@ -251,15 +251,21 @@ class _Index:
             os.unlink(self._file)
 
 
-def _read_table(items: Iterator[Item], index: _Index) -> None:
+def _read_table(items: Iterator[Item], index: _Index, on_progress: ProgressListener | None) -> None:
     """Every item of the table as a row, inserted a batch at a time (in the planning thread)."""
+    if on_progress is not None:
+        on_progress.begin(READING_TABLE, None)
     rows: list[_Row] = []
     for item in items:
         rows.append(index.row(item))
         if len(rows) >= _INSERT_BATCH:
             index.add_target_rows(rows)
+            if on_progress is not None:
+                on_progress.advance(len(rows))
             rows = []
     index.add_target_rows(rows)
+    if on_progress is not None:
+        on_progress.advance(len(rows))
 
 
 def _report_line(change: str, key: str, attributes: list[str] | None = None) -> bytes:
@@ -282,11 +288,11 @@ def make_plan(
     """Read `table_name`, then verify `source`, then compare them (or the selection's share) key by key.
 
     `report` receives the JSON-lines report. A backup that fails its verify pass is reported.
-    `on_progress` hears of the backup's items as they are checked.
+    `on_progress` hears of the table's items as they are read, then of the backup's as they are checked.
     """
     index = _Index(schema.key_names, selection)
     try:
-        _read_table(_table_items(dynamodb, table_name, selection), index)
+        _read_table(_table_items(dynamodb, table_name, selection), index, on_progress)
         verified = verify_source(source, schema, on_item=index.add_backup_item, on_progress=on_progress)
         if not verified.ok:
             return Plan(verified)
