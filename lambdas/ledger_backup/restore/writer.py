@@ -14,7 +14,7 @@ refused, so the target is left as it was found: missing.
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -148,7 +148,7 @@ class RestoreWriter:
             return paused
         self._check_count()
         if self._mode == REPLACE and self._extra_keys is not None:
-            self._delete_keys(self._extra_keys)
+            self._delete_keys(self._extra_keys, len(self._extra_keys))
         elif self._mode == REPLACE and self._keys is not None and not self.progress.table_created:
             self._delete_extra_keys(self._keys)
         return self._finish(self._run_seconds(time.monotonic() - started))
@@ -180,24 +180,16 @@ class RestoreWriter:
         else:
             chosen = [key for key in self._selection.keys if key not in keys]
             found = table_items_by_key(self._dynamodb, table, chosen, key_names=names)
-        if self._on_progress is not None:
-            self._on_progress.begin(DELETING, None)
-        self._reported = 0
-        with self._plain_batch_writer() as deletes:
-            for key in found:
-                if key not in keys and (self._selection is None or key in self._selection):
-                    deletes.delete({name: key[name] for name in names})
-                    self.deleted += 1
-                    if self.deleted % REPORT_EVERY == 0:
-                        self._tell_progress(self.deleted)
-        self._tell_progress(self.deleted)
-        logger.info("extra keys deleted", extra={"target": table, "items_deleted": self.deleted})
+        extra = (
+            key for key in found if key not in keys and (self._selection is None or key in self._selection)
+        )
+        self._delete_keys(extra, None)
 
-    def _delete_keys(self, keys: Sequence[Item]) -> None:
-        """Replace mode, after every put: delete the keys found before the writes. Deletes are
+    def _delete_keys(self, keys: Iterable[Item], total: int | None) -> None:
+        """Replace mode, after every put: delete `keys` (`total` of them, when known). Deletes are
         idempotent: a resumed restore does this again."""
         if self._on_progress is not None:
-            self._on_progress.begin(DELETING, len(keys))
+            self._on_progress.begin(DELETING, total)
         self._reported = 0
         with self._plain_batch_writer() as deletes:
             for key in keys:
@@ -291,13 +283,9 @@ class RestoreWriter:
             if selection is None or item in selection:
                 batches.put(item, stored_line)
                 self.written += counts_puts
-            self.restored += 1
-            if self.restored % REPORT_EVERY == 0:
-                self._tell_progress(self.restored)
-            if self._journal is not None and self.restored % BATCH_SIZE == 0:
-                paused = self._at_batch_end(batches, self._journal, part_index, offset + 1)
-                if paused is not None:
-                    return paused
+            paused = self._item_done(batches, part_index, offset + 1)
+            if paused is not None:
+                return paused
         self._tell_progress(self.restored)
         return None
 
@@ -312,14 +300,21 @@ class RestoreWriter:
                 continue
             put(line)
             self.written += 1
-            self.restored += 1
-            if self.restored % REPORT_EVERY == 0:
-                self._tell_progress(self.restored)
-            if self._journal is not None and self.restored % BATCH_SIZE == 0:
-                paused = self._at_batch_end(batches, self._journal, part_index, offset + 1)
-                if paused is not None:
-                    return paused
+            paused = self._item_done(batches, part_index, offset + 1)
+            if paused is not None:
+                return paused
         self._tell_progress(self.restored)
+        return None
+
+    def _item_done(
+        self, batches: "ParallelBatchWriter | ConditionalPutWriter", part_index: int, next_offset: int
+    ) -> RestoreInProgress | None:
+        """Count one source item handled; report progress, and at a batch's end checkpoint or pause."""
+        self.restored += 1
+        if self.restored % REPORT_EVERY == 0:
+            self._tell_progress(self.restored)
+        if self._journal is not None and self.restored % BATCH_SIZE == 0:
+            return self._at_batch_end(batches, self._journal, part_index, next_offset)
         return None
 
     def _at_batch_end(
