@@ -4,10 +4,15 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from devtools.ledger_items import ledger_items
 from devtools.tables import create_table, load_items
 from ledger_backup.backup.run import run_backup
+from ledger_backup.restore.journal import RestoreJournal
+from ledger_backup.restore.run import RestoreOptions, start_restore
 from ledger_backup.schema import key_schema_from_json
+from ledger_backup.sources import open_source
 from ledger_backup.storage.stores import LocalStore
 
 if TYPE_CHECKING:
@@ -57,3 +62,39 @@ def ledger_after_a_bad_day(
     backup = run_backup(dynamodb, store, table)
     truth = bad_day(dynamodb, table, books)
     return table, store, backup.manifest_key, truth
+
+
+class Killed(Exception):
+    """The process dies at a batch boundary."""
+
+
+def restore_killed_after(
+    dynamodb: "DynamoDBClient",
+    store: LocalStore,
+    manifest_key: str,
+    table: str,
+    options: RestoreOptions,
+    journal: RestoreJournal,
+    looks: int,
+) -> str:
+    """Start a journaled restore that dies once it has looked at the clock `looks` times; its restore id."""
+    seen = 0
+
+    def dies_after_a_while() -> bool:
+        nonlocal seen
+        seen += 1
+        if seen > looks:
+            raise Killed
+        return False
+
+    with pytest.raises(Killed):
+        start_restore(
+            dynamodb,
+            open_source(store, manifest_key),
+            table,
+            options=options,
+            journal=journal,
+            should_pause=dies_after_a_while,
+        )
+    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/") if "/checkpoint-" in k}
+    return restore_id

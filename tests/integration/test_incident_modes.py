@@ -18,7 +18,7 @@ from ledger_backup.restore.plan import make_plan
 from ledger_backup.restore.run import KeysFile, RestoreOptions, resume_restore, run_restore, start_restore
 from ledger_backup.sources import open_source
 from ledger_backup.storage.stores import LocalStore
-from tests.integration.incidents import BOOKS, SCHEMA
+from tests.integration.incidents import BOOKS, SCHEMA, restore_killed_after
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -161,10 +161,6 @@ def test_an_unknown_mode_and_bad_keys_are_refused_before_anything_is_written(
     assert books_in(dynamodb, table) == before
 
 
-class Killed(Exception):
-    """The process dies at a batch boundary."""
-
-
 def test_a_missing_restore_of_chosen_keys_resumes_with_its_mode_and_keys(
     dynamodb: "DynamoDBClient", incident: Incident
 ) -> None:
@@ -173,26 +169,8 @@ def test_a_missing_restore_of_chosen_keys_resumes_with_its_mode_and_keys(
     journal = RestoreJournal(store, "backups/")
     chosen = sorted(truth["missing"])[:4] + sorted(truth["changed"])[:2]
     keys = [{"book_id": {"S": book_id}} for book_id in chosen]
-    looks = 0
-
-    def dies_after_a_while() -> bool:
-        nonlocal looks
-        looks += 1
-        if looks > 6:
-            raise Killed
-        return False
-
     options = RestoreOptions(mode="missing", keys=keys, checkpoint_seconds=0)
-    with pytest.raises(Killed):
-        start_restore(
-            dynamodb,
-            open_source(store, manifest_key),
-            table,
-            options=options,
-            journal=journal,
-            should_pause=dies_after_a_while,
-        )
-    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/") if "/checkpoint-" in k}
+    restore_id = restore_killed_after(dynamodb, store, manifest_key, table, options, journal, looks=6)
     assert store.exists(f"backups/restores/{restore_id}/selection.jsonl")
     result = resume_restore(dynamodb, journal, journal.latest_checkpoint(restore_id))
     assert isinstance(result, RestoreResult)

@@ -11,11 +11,11 @@ import pytest
 from devtools.tables import scan_all
 from ledger_backup.codec import decode_stored_line
 from ledger_backup.restore.journal import EXTRA_KEYS_NAME, RestoreJournal, RestoreResult
-from ledger_backup.restore.run import RestoreOptions, resume_restore, run_restore, start_restore
+from ledger_backup.restore.run import RestoreOptions, resume_restore, run_restore
 from ledger_backup.sources import lines as source_lines
 from ledger_backup.sources import open_source
 from ledger_backup.storage.stores import LocalStore
-from tests.integration.incidents import BOOKS
+from tests.integration.incidents import BOOKS, restore_killed_after
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,35 +61,13 @@ def test_replace_scans_the_keys_before_its_puts_and_leaves_a_key_written_after_t
     assert after == backup_books(store, manifest_key)
 
 
-class Killed(Exception):
-    """The process dies at a batch boundary of the write pass."""
-
-
 def test_a_resumed_replace_deletes_the_keys_its_journal_kept(
     dynamodb: "DynamoDBClient", incident: Incident
 ) -> None:
     table, store, manifest_key, truth = incident
     journal = RestoreJournal(store, "backups/")
-    looks = 0
-
-    def dies_while_writing() -> bool:
-        nonlocal looks
-        looks += 1
-        if looks > 5:  # a few batches into the writes
-            raise Killed
-        return False
-
     options = RestoreOptions(mode="replace", overwrite=True, checkpoint_seconds=0)
-    with pytest.raises(Killed):
-        start_restore(
-            dynamodb,
-            open_source(store, manifest_key),
-            table,
-            options=options,
-            journal=journal,
-            should_pause=dies_while_writing,
-        )
-    (restore_id,) = {k.split("/")[2] for k in store.list_keys("backups/restores/") if "/checkpoint-" in k}
+    restore_id = restore_killed_after(dynamodb, store, manifest_key, table, options, journal, looks=5)
     kept = store.get(f"backups/restores/{restore_id}/{EXTRA_KEYS_NAME}").decode().splitlines()
     assert sorted(kept) == sorted(f'{{"book_id":{{"S":"{book_id}"}}}}' for book_id in truth["extra"])
 
