@@ -19,6 +19,11 @@ ENV_MAX_INVOCATIONS: Final = "MAX_INVOCATIONS"  # longest chain of self-invocati
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+# Retention the backup function's pruner applies after each successful backup (backup function only).
+ENV_KEEP_LAST: Final = "KEEP_LAST"
+ENV_KEEP_DAILY: Final = "KEEP_DAILY"
+ENV_KEEP_WEEKLY: Final = "KEEP_WEEKLY"
+ENV_KEEP_MONTHLY: Final = "KEEP_MONTHLY"
 
 # Defaults, the same for the stack's settings, the functions' fallbacks and the CLI.
 DEFAULT_BACKUP_PREFIX: Final = "backups/"
@@ -33,6 +38,8 @@ DEFAULT_MAX_INVOCATIONS: Final = 96
 MAX_INVOCATIONS_CEILING: Final = 1000
 DEFAULT_SERVICE_NAME: Final = "ledger-backup"
 DEFAULT_METRICS_NAMESPACE: Final = "LedgerBackup"
+# The newest complete backups always kept, whatever the daily/weekly/monthly windows say.
+DEFAULT_KEEP_LAST: Final = 7
 
 # Restore progress lives under <backup prefix><RESTORES_FOLDER><restore id>/; backups live under
 # <backup prefix><table>/, so no table may be named like this folder.
@@ -55,6 +62,7 @@ METRIC_ITEMS_RESTORED: Final = "ItemsRestored"
 METRIC_RESTORE_STATUS_READ: Final = "RestoreStatusRead"
 METRIC_BACKUP_VERIFIED: Final = "BackupVerified"
 METRIC_VERIFY_FAILED: Final = "VerifyFailed"
+METRIC_PRUNE_FAILED: Final = "PruneFailed"
 # Emitted by the restore drill (a later change); the dashboard graphs them already.
 METRIC_RESTORE_DRILL_SUCCEEDED: Final = "RestoreDrillSucceeded"
 METRIC_RESTORE_DRILL_FAILED: Final = "RestoreDrillFailed"
