@@ -15,6 +15,7 @@ outside that folder is ever read.
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger_backup.codec import Item
@@ -112,7 +113,22 @@ def open_aws_export(store: BackupStore, summary_key: str) -> Source:
         integrity=INTEGRITY,
         table_name=table_arn.rpartition("/")[2] if isinstance(table_arn, str) and table_arn else None,
         notes=(f"exported at {summary['exportTime']}",) if isinstance(summary.get("exportTime"), str) else (),
+        as_of=_export_time(summary),
     )
+
+
+def _export_time(summary: dict[str, Any]) -> datetime | None:
+    """The full export's exportTime, the moment its items are the table's (an incremental's start).
+
+    None when it is missing or unreadable: only a chain needs it, and says so then."""
+    text = summary.get("exportTime")
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _read_files_manifest(

@@ -8,6 +8,7 @@ CorruptBackup naming the object and the problem, at the latest when it is read t
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -88,3 +89,9 @@ class Source:
     integrity: str  # what a full read can prove, for reports: checksums, counts, or only the JSON
     table_name: str | None = None  # the table the backup was taken from, when recorded
     notes: tuple[str, ...] = field(default_factory=tuple)  # facts worth reporting that are not errors
+    as_of: datetime | None = None  # the moment the backup is consistent at, when recorded (an export's)
+    # A chain (sources/chain.py): the incremental exports applied after this full backup, up to `until`;
+    # a restore records them to reopen the same source in its next invocation.
+    incrementals: tuple[str, ...] = ()
+    until: str = ""
+    key_names: tuple[str, ...] = ()  # the key attributes the incrementals' records name
