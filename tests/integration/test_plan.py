@@ -86,3 +86,65 @@ def test_a_plan_of_more_rows_than_one_insert_batch_finishes(
     plan = make_plan(dynamodb, open_source(store, backup.manifest_key), table, SCHEMA)
     assert plan.changes is not None
     assert plan.changes.to_json() == {"missing": 1, "changed": 1, "same": 4498, "extra": 0}
+
+
+def _backed_up_table(dynamodb: "DynamoDBClient", table: str, store: LocalStore, items: list[Any]) -> str:
+    create_table(dynamodb, table, hash_key="book_id")
+    load_items(dynamodb, table, items)
+    return run_backup(dynamodb, store, table).manifest_key
+
+
+def test_a_value_written_in_another_spelling_is_the_same_item(
+    dynamodb: "DynamoDBClient", unique_name: str, tmp_path: Path
+) -> None:
+    """Equal texts settle most keys; where the table's text differs (a nested number written "1.50",
+    which DynamoDB Local answers as written, where the backup holds "1.5"), the item is read again by
+    key and compared by value: same, not changed. A real change is still found, with its attribute."""
+    table = f"spelling-{unique_name}"
+    store = LocalStore(tmp_path)
+    items: list[Any] = [
+        {"book_id": {"S": f"b{n}"}, "m": {"M": {"x": {"N": "1.5"}}}, "s": {"S": "a"}} for n in range(30)
+    ]
+    manifest_key = _backed_up_table(dynamodb, table, store, items)
+    respelled: Any = {"book_id": {"S": "b1"}, "m": {"M": {"x": {"N": "1.50"}}}, "s": {"S": "a"}}
+    dynamodb.put_item(TableName=table, Item=respelled)
+    dynamodb.put_item(TableName=table, Item={**items[2], "s": {"S": "changed"}})
+    report = io.BytesIO()
+    plan = make_plan(dynamodb, open_source(store, manifest_key), table, SCHEMA, report=report)
+    assert plan.changes is not None
+    assert plan.changes.to_json() == {"missing": 0, "changed": 1, "same": 29, "extra": 0}
+    assert [json.loads(line) for line in report.getvalue().splitlines()] == [
+        {"change": "changed", "key": {"book_id": {"S": "b2"}}, "attributes": ["s"]}
+    ]
+
+
+class _DeletingOnFirstGet:
+    """The table's client, which deletes one item just before the plan's first read by key."""
+
+    def __init__(self, client: "DynamoDBClient", table: str, key: dict[str, Any]) -> None:
+        self._client, self._table, self._key = client, table, key
+        self.gets = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, **arguments: Any) -> Any:
+        if self.gets == 0:
+            self._client.delete_item(TableName=self._table, Key=self._key)
+        self.gets += 1
+        return self._client.batch_get_item(**arguments)
+
+
+def test_an_item_deleted_between_the_scan_and_its_reread_is_missing(
+    dynamodb: "DynamoDBClient", unique_name: str, tmp_path: Path
+) -> None:
+    table = f"gone-{unique_name}"
+    store = LocalStore(tmp_path)
+    items: list[Any] = [{"book_id": {"S": f"b{n}"}, "s": {"S": "a"}} for n in range(10)]
+    manifest_key = _backed_up_table(dynamodb, table, store, items)
+    dynamodb.put_item(TableName=table, Item={**items[3], "s": {"S": "changed"}})
+    client = _DeletingOnFirstGet(dynamodb, table, {"book_id": {"S": "b3"}})
+    plan = make_plan(client, open_source(store, manifest_key), table, SCHEMA)  # type: ignore[arg-type]
+    assert client.gets == 1
+    assert plan.changes is not None
+    assert plan.changes.to_json() == {"missing": 1, "changed": 0, "same": 9, "extra": 0}

@@ -29,7 +29,7 @@ def data_paths(tmp_path: Path) -> list[Path]:
 def test_a_whole_backup_is_ok_with_its_counts_and_bytes(store: LocalStore, tmp_path: Path) -> None:
     source = open_backup(store, PARTS)
     seen: list[Item] = []
-    report = verify_source(source, SCHEMA, on_item=seen.append)
+    report = verify_source(source, SCHEMA, on_entry=lambda item, _line: seen.append(item))
     assert report.ok
     assert report.problems == ()
     assert (report.parts, report.item_count, report.expected_items) == (3, 60, 60)

@@ -1,14 +1,13 @@
 """A plan: what a restore would change in an existing table, key by key, before anything is written.
 
-The table is read first, by a consistent parallel Scan whose pages are cut into item texts and
-each item decoded on its own (or, for chosen keys, by BatchGetItem),
-then the verify pass reads the backup (or the chosen keys' share of it) and checks it as a
-restore would. One after the other, not at once: both are CPU-bound Python, and two of them in
-one process hand the interpreter's lock back and forth at every hash, socket read and SQLite
-step, each side waiting out the other's switch interval, which made the two together slower than
-in turn (`make bench` measures the plan against the two run one after the other). Each item of either side
-leaves a row in an SQLite file on local disk: its key, a digest of the whole item and one per
-top-level attribute. A join of the two sides then classifies every key:
+The table is read first, by a consistent parallel Scan whose pages are cut into item texts (or,
+for chosen keys, by BatchGetItem), then the verify pass reads the backup (or the chosen keys'
+share of it) and checks it as a restore would. One after the other, not at once: both are
+CPU-bound Python, and two of them in one process hand the interpreter's lock back and forth at
+every hash, socket read and SQLite step, each side waiting out the other's switch interval, which
+made the two together slower than in turn (`make bench` measures the plan against the two run one
+after the other). Each item of either side leaves a row in an SQLite file on local disk, and a
+join of the two sides then classifies every key:
 
 - missing: a key of the backup that the table lacks;
 - changed: in both, with another content (the report names the attributes that differ);
@@ -16,15 +15,25 @@ top-level attribute. A join of the two sides then classifies every key:
   spelling do not count, see restore/digest.py canonical_value_bytes);
 - extra: in the table, not in the backup.
 
+A row holds the key and digests. Of this tool's own backups, whose lines hold the texts a Scan
+answered, both sides first digest the item's text as it is (16-byte BLAKE2b): equal texts are
+equal items, which settles nearly every key of a table restored from the backup at the cost of
+one hash. Only a key whose texts differ is compared by value: the backup's item gets canonical
+digests as it is verified (it knows then that the table's text differs), and the table's item is
+read again by key at the join, a hundred at a time, and digested the same way (so a key deleted
+in between is missing). Other sources, and chosen keys, get canonical digests on both sides.
+Canonical digests are a 16-byte BLAKE2b per item, which decides changed or same (two different
+contents share one with odds of about n**2 / 2**129), and a CRC-32 per attribute, which only
+names the attributes that differ.
+
 Memory stays flat whatever the table's size: items are never kept, the rows are on disk behind a
-small page cache. Digests are 16-byte BLAKE2b per item, which decides changed or same (two
-different contents share one with odds of about n**2 / 2**129), and a CRC-32 per attribute, which
-only names the attributes that differ.
+small page cache.
 
 The report is JSON lines, one per missing, changed or extra key:
 `{"change": "changed", "key": {"book_id": {"S": "..."}}, "attributes": ["status", "steps"]}`.
 """
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -41,14 +50,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from ledger_backup.aws.tables import parallel_table_texts, table_items_by_key
-from ledger_backup.codec import Item, loads_items_json
+from ledger_backup.codec import Item, fast_loads, loads_items_json
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.reporting import READING_TABLE, ProgressListener
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_bytes
 from ledger_backup.restore.selection import KeySelection
 from ledger_backup.restore.verify import VerifyReport, verify_source
 from ledger_backup.schema import TableSchema
-from ledger_backup.sources import Source
+from ledger_backup.sources import Source, SourceKind
 from ledger_backup.storage.stores import BackupStore, Upload
 
 if TYPE_CHECKING:
@@ -174,24 +183,58 @@ def _split(names: str, attributes: bytes) -> dict[str, bytes]:
     return {name: attributes[n * size : (n + 1) * size] for n, name in enumerate(names.split("\0"))}
 
 
-_Row = tuple[str, bytes, int, bytes]  # key text, item digest, names id, attribute digests
+_Row = tuple[str, bytes | None, int | None, bytes | None, bytes | None]
+"""key text, item digest, names id, attribute digests (the canonical digests), text digest"""
+
+
+def text_digest(text: bytes) -> bytes:
+    """The 16-byte BLAKE2b of an item's DynamoDB JSON text as DynamoDB sent it."""
+    return hashlib.blake2b(text, digest_size=16).digest()
+
+
+_LINE_HEAD, _LINE_TAIL = b'{"Item":', b"}\n"
+
+
+def _line_text(line: bytes | None) -> bytes | None:
+    """The item's text inside a stored `{"Item":<text>}` line as the backup wrote it (a Scan's text)."""
+    if line is None or not line.startswith(_LINE_HEAD) or not line.endswith(_LINE_TAIL):
+        return None
+    return line[len(_LINE_HEAD) : -len(_LINE_TAIL)]
+
+
+def _wire_key(text: str, key_names: list[str]) -> Item:
+    """The key of an item's wire text (B as base64 there), as the codec decodes it (B as bytes)."""
+    document = fast_loads(text)
+    key: Item = {}
+    for name in key_names:
+        value = document[name]
+        key[name] = {"B": base64.b64decode(value["B"])} if "B" in value else value
+    return key
 
 
 class _Index:
     """Both sides on local disk, one row per key: the backup's (later copies replace earlier ones) and
-    the table's. Rows name their attribute-name list by number (most items share a few)."""
+    the table's. Rows name their attribute-name list by number (most items share a few).
 
-    def __init__(self, key_names: list[str], selection: KeySelection | None) -> None:
+    In text mode (a backup of this tool's own, whose lines hold the item texts a Scan answered, read
+    against a Scan of the table) a table row holds only its key and the digest of its text, and a
+    backup row the digest of its line's item text, plus canonical digests only when the table holds
+    its key under another text: equal texts are equal items, and only the rest is compared by value
+    (the table's side re-read by key, see `_compare`). Otherwise every row holds canonical digests.
+    """
+
+    def __init__(self, key_names: list[str], selection: KeySelection | None, *, text_mode: bool) -> None:
         self.key_names = key_names
         self.selection = selection
+        self.text_mode = text_mode
         handle, self._file = tempfile.mkstemp(prefix="ledger-backup-plan-", suffix=".sqlite")
         os.close(handle)
         self._connection = sqlite3.connect(self._file)  # used by the planning thread only
         self._connection.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
             + "".join(
-                f"CREATE TABLE {side} (key TEXT PRIMARY KEY, digest BLOB, names INTEGER, attributes BLOB) "
-                "WITHOUT ROWID;"
+                f"CREATE TABLE {side} (key TEXT PRIMARY KEY, digest BLOB, names INTEGER, attributes BLOB, "
+                "text BLOB) WITHOUT ROWID;"
                 for side in ("backup", "target")
             )
         )
@@ -199,19 +242,38 @@ class _Index:
         self._names: dict[str, int] = {}
         self._names_by_number: dict[int, str] = {}
         self._pending: list[_Row] = []
+        self.recompared = 0  # backup items whose key the table holds under another text
 
-    def row(self, item: Item) -> _Row:
+    def row(self, item: Item, text: bytes | None = None) -> _Row:
+        """The item's row with canonical digests (and its text's digest, if given)."""
         whole, names, attributes = _digests(item)
         number = self._names.get(names)
         if number is None:
             number = self._names[names] = len(self._names) + 1
             self._names_by_number[number] = names
-        return canonical_key_text(item, self.key_names), whole, number, attributes
+        digest = text_digest(text) if text is not None else None
+        return canonical_key_text(item, self.key_names), whole, number, attributes, digest
 
-    def add_backup_item(self, item: Item) -> None:
+    def text_row(self, text: str) -> _Row:
+        """A table item's row in text mode: its key and its text's digest."""
+        key = canonical_key_text(_wire_key(text, self.key_names), self.key_names)
+        return key, None, None, None, text_digest(text.encode("utf-8", "surrogatepass"))
+
+    def add_backup_entry(self, item: Item, line: bytes | None) -> None:
         if self.selection is not None and item not in self.selection:
             return
-        self._pending.append(self.row(item))
+        text = _line_text(line) if self.text_mode else None
+        if text is None:
+            self._pending.append(self.row(item))
+        else:
+            key = canonical_key_text(item, self.key_names)
+            digest = text_digest(text)
+            found = self._connection.execute("SELECT text FROM target WHERE key = ?", (key,)).fetchone()
+            if found is None or bytes(found[0]) == digest:  # missing, or the same text: no value to compare
+                self._pending.append((key, None, None, None, digest))
+            else:
+                self.recompared += 1
+                self._pending.append(self.row(item, text))
         if len(self._pending) >= _INSERT_BATCH:
             self._insert("backup", self._pending)
             self._pending = []
@@ -220,7 +282,7 @@ class _Index:
         self._insert("target", rows)
 
     def _insert(self, table: str, rows: list[_Row]) -> None:
-        self._connection.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)  # noqa: S608
+        self._connection.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?)", rows)  # noqa: S608
 
     def finish(self) -> None:
         self._insert("backup", self._pending)
@@ -230,12 +292,14 @@ class _Index:
     def names_of(self, number: int) -> str:
         return self._names_by_number[number]
 
-    def target_rows(self) -> Iterator[tuple[str, bytes, int, bytes, bytes | None, int | None, bytes | None]]:
-        """Each table key with the backup's row for it, if any."""
-        yield from self._connection.execute(
-            "SELECT t.key, t.digest, t.names, t.attributes, b.digest, b.names, b.attributes "
-            "FROM target t LEFT JOIN backup b ON b.key = t.key"
+    def target_rows(self) -> "Iterator[tuple[_Row, _Row | None]]":
+        """Each table key's row with the backup's row for it, if any."""
+        query = (
+            "SELECT t.key, t.digest, t.names, t.attributes, t.text, "
+            "b.key, b.digest, b.names, b.attributes, b.text FROM target t LEFT JOIN backup b ON b.key = t.key"
         )
+        for row in self._connection.execute(query):
+            yield row[:5], (row[5:] if row[5] is not None else None)
 
     def missing(self) -> Iterator[str]:
         """The backup's keys the table lacks."""
@@ -251,21 +315,21 @@ class _Index:
             os.unlink(self._file)
 
 
-def _read_table(items: Iterator[Item], index: _Index, on_progress: ProgressListener | None) -> None:
+def _read_table(rows: Iterator[_Row], index: _Index, on_progress: ProgressListener | None) -> None:
     """Every item of the table as a row, inserted a batch at a time (in the planning thread)."""
     if on_progress is not None:
         on_progress.begin(READING_TABLE, None)
-    rows: list[_Row] = []
-    for item in items:
-        rows.append(index.row(item))
-        if len(rows) >= _INSERT_BATCH:
-            index.add_target_rows(rows)
+    batch: list[_Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _INSERT_BATCH:
+            index.add_target_rows(batch)
             if on_progress is not None:
-                on_progress.advance(len(rows))
-            rows = []
-    index.add_target_rows(rows)
+                on_progress.advance(len(batch))
+            batch = []
+    index.add_target_rows(batch)
     if on_progress is not None:
-        on_progress.advance(len(rows))
+        on_progress.advance(len(batch))
 
 
 def _report_line(change: str, key: str, attributes: list[str] | None = None) -> bytes:
@@ -290,53 +354,103 @@ def make_plan(
     `report` receives the JSON-lines report. A backup that fails its verify pass is reported.
     `on_progress` hears of the table's items as they are read, then of the backup's as they are checked.
     """
-    index = _Index(schema.key_names, selection)
+    # Text mode only where both sides are DynamoDB's own answers: this tool's backups against a Scan.
+    text_mode = selection is None and source.kind == SourceKind.LEDGER_BACKUP
+    index = _Index(schema.key_names, selection, text_mode=text_mode)
     try:
-        _read_table(_table_items(dynamodb, table_name, selection), index, on_progress)
-        verified = verify_source(source, schema, on_item=index.add_backup_item, on_progress=on_progress)
+        _read_table(_table_rows(dynamodb, table_name, index), index, on_progress)
+        verified = verify_source(source, schema, on_entry=index.add_backup_entry, on_progress=on_progress)
         if not verified.ok:
             return Plan(verified)
         index.finish()
-        return _compare(index, verified, selection, report)
+        return _Comparison(index, dynamodb, table_name, report).run(verified, selection)
     finally:
         index.close()
 
 
-def _compare(
-    index: _Index, verified: VerifyReport, selection: KeySelection | None, report: "LineSink | None"
-) -> Plan:
-    counts = {MISSING: 0, CHANGED: 0, SAME: 0, EXTRA: 0}
-    lines = 0
+class _Comparison:
+    """The join of both sides, key by key, into counts and report lines.
 
-    def emit(change: str, key: str, attributes: list[str] | None = None) -> None:
-        nonlocal lines
-        counts[change] += 1
-        if report is not None and change != SAME:
-            report.write(_report_line(change, key, attributes))
-            lines += 1
+    A key whose texts differ (text mode) is settled by value: its table item is read again by key,
+    a hundred at a time (BatchGetItem, consistent), and digested like the backup's. A key that is
+    gone by then is missing.
+    """
 
-    for key, digest, names, attributes, backup_digest, backup_names, backup_attributes in index.target_rows():
-        if backup_digest is None:
-            emit(EXTRA, key)
-        elif bytes(backup_digest) == bytes(digest):
-            emit(SAME, key)
-        else:
-            ours = _split(index.names_of(names), attributes)
-            theirs = _split(index.names_of(int(backup_names or 0)), bytes(backup_attributes or b""))
-            emit(CHANGED, key, sorted(n for n in ours.keys() | theirs.keys() if ours.get(n) != theirs.get(n)))
-    for key in index.missing():
-        emit(MISSING, key)
-    not_in_backup = 0
+    def __init__(
+        self, index: _Index, dynamodb: "DynamoDBClient", table_name: str, report: "LineSink | None"
+    ) -> None:
+        self.index = index
+        self.dynamodb = dynamodb
+        self.table_name = table_name
+        self.report = report
+        self.counts = {MISSING: 0, CHANGED: 0, SAME: 0, EXTRA: 0}
+        self.lines = 0
+        self._reread: list[_Row] = []  # backup rows whose table item is to be read again
+
+    def run(self, verified: VerifyReport, selection: KeySelection | None) -> Plan:
+        for ours, theirs in self.index.target_rows():
+            if theirs is None:
+                self.emit(EXTRA, ours[0])
+            elif ours[4] is not None and ours[4] == theirs[4]:
+                self.emit(SAME, ours[0])
+            elif ours[1] is None:
+                self._reread.append(theirs)
+                if len(self._reread) >= _GET_BATCH:
+                    self._settle()
+            else:
+                self.classify(ours, theirs)
+        self._settle()
+        for key in self.index.missing():
+            self.emit(MISSING, key)
+        not_in_backup = 0
+        if selection is not None:
+            in_backup = self.index.backup_keys()
+            not_in_backup = sum(1 for text, _ in selection.key_texts() if text not in in_backup)
+        counts = self.counts
+        changes = Changes(counts[MISSING], counts[CHANGED], counts[SAME], counts[EXTRA])
+        return Plan(verified, changes, not_in_backup, self.lines)
+
+    def emit(self, change: str, key: str, attributes: list[str] | None = None) -> None:
+        self.counts[change] += 1
+        if self.report is not None and change != SAME:
+            self.report.write(_report_line(change, key, attributes))
+            self.lines += 1
+
+    def classify(self, ours: _Row, theirs: _Row) -> None:
+        """Same or changed by the canonical digests of both rows; a changed key names what differs."""
+        key, digest, names, attributes, _ = ours
+        _, backup_digest, backup_names, backup_attributes, _ = theirs
+        if backup_digest is not None and bytes(backup_digest) == bytes(digest or b""):
+            self.emit(SAME, key)
+            return
+        mine = _split(self.index.names_of(int(names or 0)), bytes(attributes or b""))
+        other = _split(self.index.names_of(int(backup_names or 0)), bytes(backup_attributes or b""))
+        self.emit(CHANGED, key, sorted(n for n in mine.keys() | other.keys() if mine.get(n) != other.get(n)))
+
+    def _settle(self) -> None:
+        """Read the waiting keys' table items again and classify each by value."""
+        waiting, self._reread = {row[0]: row for row in self._reread}, []
+        if not waiting:
+            return
+        keys = [loads_items_json(key) for key in waiting]
+        for item in table_items_by_key(self.dynamodb, self.table_name, keys):
+            row = self.index.row(item)
+            theirs = waiting.pop(row[0], None)
+            if theirs is not None:
+                self.classify(row, theirs)
+        for key in waiting:  # deleted since the Scan saw it
+            self.emit(MISSING, key)
+
+
+_GET_BATCH = 100  # keys per BatchGetItem
+
+
+def _table_rows(dynamodb: "DynamoDBClient", table_name: str, index: _Index) -> Iterator[_Row]:
+    selection = index.selection
     if selection is not None:
-        in_backup = index.backup_keys()
-        not_in_backup = sum(1 for text, _ in selection.key_texts() if text not in in_backup)
-    changes = Changes(counts[MISSING], counts[CHANGED], counts[SAME], counts[EXTRA])
-    return Plan(verified, changes, not_in_backup, lines)
-
-
-def _table_items(
-    dynamodb: "DynamoDBClient", table_name: str, selection: KeySelection | None
-) -> Iterator[Item]:
-    if selection is None:  # each item decoded on its own: a whole page at once costs the GC far more
-        return (loads_items_json(text) for text in parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS))
-    return table_items_by_key(dynamodb, table_name, list(selection.keys))
+        return (index.row(item) for item in table_items_by_key(dynamodb, table_name, list(selection.keys)))
+    texts = parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS)
+    if index.text_mode:
+        return (index.text_row(text) for text in texts)
+    # each item decoded on its own: a whole page at once costs the GC far more
+    return (index.row(loads_items_json(text)) for text in texts)

@@ -147,6 +147,9 @@ def never() -> bool:
     return False
 
 
+EntryListener = Callable[[Item, bytes | None], None]
+"""Hears of each item a verify pass checked, with its stored line when that is exactly `{"Item": ...}`."""
+
 PAUSE_EVERY = REPORT_EVERY  # items between two looks at the clock (and reports) in the verify pass
 
 
@@ -176,14 +179,14 @@ class VerifyPass:
         schema: TableSchema | None,
         *,
         keys: KeyDigests | None = None,
-        on_item: Callable[[Item], None] | None = None,
+        on_entry: "EntryListener | None" = None,
         on_progress: ProgressListener | None = None,
     ) -> None:
         self.source = source
         self.schema = schema
         self.keys = keys
         self._rules = ItemRules(schema)
-        self._on_item = on_item
+        self._on_entry = on_entry
         self._on_progress = on_progress
         self._reported = 0  # the item count `on_progress` was last told of
         self.meter = ReadMeter()
@@ -230,7 +233,7 @@ class VerifyPass:
         self, index: int, skip: int, items: int, should_pause: Callable[[], bool]
     ) -> tuple[int, VerifyPaused | None]:
         part = self.source.parts[index]
-        check, keys, on_item = self._rules.check, self.keys, self._on_item
+        check, keys, on_entry = self._rules.check, self.keys, self._on_entry
         for offset, (item, stored_line) in enumerate(part.entries(self.meter)):
             if offset < skip:
                 continue
@@ -242,8 +245,8 @@ class VerifyPass:
                 raise CorruptBackup(f"{part.location}, item {offset + 1}: {rejected}") from None
             if keys is not None:
                 keys.add(item)
-            if on_item is not None:
-                on_item(item)
+            if on_entry is not None:
+                on_entry(item, stored_line)
             items += 1
             if items % PAUSE_EVERY == 0:
                 self._tell_progress(items)
@@ -274,18 +277,18 @@ def verify_source(
     source: Source,
     schema: TableSchema | None = None,
     *,
-    on_item: Callable[[Item], None] | None = None,
+    on_entry: "EntryListener | None" = None,
     on_progress: ProgressListener | None = None,
 ) -> VerifyReport:
     """Read every part through: checksums, counts, JSON, every item against DynamoDB's rules, duplicates.
 
     `schema` is the key schema and indexes of the table the items go to (the target's when it
-    exists): with it, keys and index keys are checked and duplicate keys counted. `on_item` sees
-    every item read (e.g. to digest them in the same pass); `on_progress` hears how many, a
-    thousand at a time. Problems are collected, one per damaged part, not raised.
+    exists): with it, keys and index keys are checked and duplicate keys counted. `on_entry` sees
+    every item read with its stored line (e.g. to digest them in the same pass); `on_progress`
+    hears how many, a thousand at a time. Problems are collected, one per damaged part, not raised.
     """
     keys = KeyDigests(schema) if schema is not None else None
-    report = VerifyPass(source, schema, keys=keys, on_item=on_item, on_progress=on_progress).run()
+    report = VerifyPass(source, schema, keys=keys, on_entry=on_entry, on_progress=on_progress).run()
     if not isinstance(report, VerifyReport):  # pragma: no cover - never() never pauses
         raise TypeError("a verify pass without a pause condition paused")
     return report
@@ -338,7 +341,9 @@ def compare_with_table(
     `on_progress` hears of both reads, the table's against the backup's count.
     """
     backup_digest = ContentDigest()
-    report = verify_source(source, schema, on_item=backup_digest.add, on_progress=on_progress)
+    report = verify_source(
+        source, schema, on_entry=lambda item, _line: backup_digest.add(item), on_progress=on_progress
+    )
     if not report.ok:
         return report, None
     table_digest = ContentDigest()
