@@ -16,6 +16,8 @@ ENV_RESTORE_WRITERS: Final = "RESTORE_WRITERS"  # restore function only
 ENV_CONTINUATION_MARGIN_SECONDS: Final = "CONTINUATION_MARGIN_SECONDS"
 ENV_MAX_ITEMS_PER_SECOND: Final = "MAX_ITEMS_PER_SECOND"  # unset: as fast as DynamoDB allows
 ENV_MAX_INVOCATIONS: Final = "MAX_INVOCATIONS"  # longest chain of self-invocations (runtime/invocation.py)
+ENV_BACKUP_METHOD: Final = "BACKUP_METHOD"  # backup function only: "scan" or "export" (backup/export.py)
+ENV_EXPORT_KMS_KEY_ID: Final = "EXPORT_KMS_KEY_ID"  # backup function, with kms_key: SSE-KMS key of exports
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -44,6 +46,13 @@ DEFAULT_KEEP_LAST: Final = 7
 # Restore progress lives under <backup prefix><RESTORES_FOLDER><restore id>/; backups live under
 # <backup prefix><table>/, so no table may be named like this folder.
 RESTORES_FOLDER: Final = "restores/"
+# Export backups waiting for DynamoDB (backup/export.py) are recorded under
+# <backup prefix><EXPORT_JOBS_FOLDER><table>/<ExportId>/ until cataloged; likewise no table may be named so.
+EXPORT_JOBS_FOLDER: Final = "export-jobs/"
+BACKUP_METHODS: Final = ("scan", "export")
+DEFAULT_BACKUP_METHOD: Final = "scan"
+# How often the export-poll schedule looks at running exports (DynamoDB exports take minutes to hours).
+EXPORT_POLL_MINUTES: Final = 5
 # Tag on every table a restore creates: the restore role may delete only tables that carry it (IAM
 # condition aws:ResourceTag), which is how a restore refused for its input removes the table it made.
 CREATED_BY_RESTORE_TAG: Final = {"Key": "ledger-backup:created-by", "Value": "restore"}

@@ -1,13 +1,25 @@
-"""This tool's own backups: a folder whose manifest lists gzipped `{"Item": ...}` files by SHA-256."""
+"""This tool's own backups: a folder whose manifest lists gzipped `{"Item": ...}` files by SHA-256.
+
+A full export backup (its manifest has a `source`) lists DynamoDB's own data files, whose lines are
+read by the export's rules (blank lines allowed, the last newline optional, an empty object a file of
+no items); the SHA-256, size and count the manifest records are checked all the same.
+"""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ledger_backup.catalog import Backup, load_backup
 from ledger_backup.codec import Item
-from ledger_backup.manifest import DataFile
+from ledger_backup.manifest import DataFile, Manifest
 from ledger_backup.sources.base import ReadMeter, Source, SourceKind, StoredItem
-from ledger_backup.sources.lines import LEDGER_LINES, decoded_lines, item_lines, stored_lines
+from ledger_backup.sources.lines import (
+    EXPORT_LINES,
+    LEDGER_LINES,
+    LineFormat,
+    decoded_lines,
+    item_lines,
+    stored_lines,
+)
 from ledger_backup.storage.stores import BackupStore
 from ledger_backup.storage.streams import Checksum, Expected
 
@@ -26,12 +38,19 @@ def ledger_source(store: BackupStore, backup: Backup) -> Source:
         kind=SourceKind.LEDGER_BACKUP,
         key=backup.manifest_key,
         location=store.location(backup.manifest_key),
-        parts=tuple(LedgerPart(store, backup.folder, entry) for entry in manifest.files),
+        parts=tuple(
+            LedgerPart(store, backup.folder, entry, line_format(manifest)) for entry in manifest.files
+        ),
         schema=manifest.schema,
         expected_items=manifest.item_count,
         integrity=INTEGRITY,
         table_name=manifest.table_name,
     )
+
+
+def line_format(manifest: Manifest) -> LineFormat:
+    """A Scan's files are this tool's own lines; an export's are DynamoDB's."""
+    return EXPORT_LINES if manifest.source is not None else LEDGER_LINES
 
 
 def expected_of(entry: DataFile) -> Expected:
@@ -45,13 +64,15 @@ def expected_of(entry: DataFile) -> Expected:
     )
 
 
-def read_lines(store: BackupStore, folder: str, entry: DataFile) -> Iterator[bytes]:
+def read_lines(
+    store: BackupStore, folder: str, entry: DataFile, lines: LineFormat = LEDGER_LINES
+) -> Iterator[bytes]:
     """The data file's lines as stored, then its size, SHA-256 and count checked (like LedgerPart).
 
     The check can only finish at the end of the stream, so a caller that must not act on a
     corrupt file reads it through first (see verify.verify_source).
     """
-    return decoded_lines(store, folder + entry.key, expected_of(entry), LEDGER_LINES, decode=_as_stored)
+    return decoded_lines(store, folder + entry.key, expected_of(entry), lines, decode=_as_stored)
 
 
 def _as_stored(line: bytes) -> bytes:
@@ -63,6 +84,7 @@ class LedgerPart:
     store: BackupStore
     folder: str
     entry: DataFile
+    lines: LineFormat = LEDGER_LINES
 
     @property
     def location(self) -> str:
@@ -78,8 +100,8 @@ class LedgerPart:
 
     def entries(self, meter: ReadMeter | None = None) -> Iterator[StoredItem]:
         key = self.folder + self.entry.key
-        return stored_lines(self.store, key, expected_of(self.entry), LEDGER_LINES, meter)
+        return stored_lines(self.store, key, expected_of(self.entry), self.lines, meter)
 
     def item_lines(self, meter: ReadMeter | None = None) -> Iterator[bytes]:
         key = self.folder + self.entry.key
-        return item_lines(self.store, key, expected_of(self.entry), LEDGER_LINES, meter)
+        return item_lines(self.store, key, expected_of(self.entry), self.lines, meter)
