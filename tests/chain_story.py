@@ -1,8 +1,9 @@
 """A full DynamoDB export and two incremental exports after it, in AWS's layout, and the table they describe.
 
-The story: ten books in the full export (at T0). The first incremental (T0 to T1) puts b10, updates b1
-dropping its `pages`, deletes b2. The second (T1 to T2) puts b11, updates b5 (drops `pages`, adds
-`note`), deletes b10 and b4; MID (inside the second) falls after its put and update, before its deletes.
+The story: sixty books in the full export (at T0: more than one batch, so a restore can pause). The
+first incremental (T0 to T1) puts b100, updates b1 dropping its `pages`, deletes b2. The second (T1 to
+T2) puts b101, updates b5 (drops `pages`, adds `note`), deletes b100 and b4; MID (inside the second)
+falls after its put and update, before its deletes.
 """
 
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ def full_book(number: int) -> dict[str, Any]:
     return book(number, title={"S": f"t{number}"}, pages={"N": str(number)})
 
 
-FULL_ITEMS = [full_book(n) for n in range(10)]
+FULL_ITEMS = [full_book(n) for n in range(60)]
 
 
 def _key(number: int) -> dict[str, Any]:
@@ -35,16 +36,16 @@ def _key(number: int) -> dict[str, Any]:
 
 
 FIRST = [
-    Record(T0 + timedelta(minutes=10), _key(10), None, book(10, title={"S": "new ten"}, pages={"N": "10"})),
+    Record(T0 + timedelta(minutes=10), _key(100), None, book(100, title={"S": "new"}, pages={"N": "100"})),
     Record(T0 + timedelta(minutes=20), _key(1), full_book(1), book(1, title={"S": "t1 revised"})),
     Record(T0 + timedelta(minutes=30), _key(2), full_book(2), None),
 ]
 SECOND = [
-    Record(T1 + timedelta(minutes=10), _key(11), None, book(11, title={"S": "eleven"})),
+    Record(T1 + timedelta(minutes=10), _key(101), None, book(101, title={"S": "eleven"})),
     Record(
         T1 + timedelta(minutes=20), _key(5), full_book(5), book(5, title={"S": "t5"}, note={"S": "moved"})
     ),
-    Record(T1 + timedelta(minutes=50), _key(10), FIRST[0].new_image, None),
+    Record(T1 + timedelta(minutes=50), _key(100), FIRST[0].new_image, None),
     Record(T1 + timedelta(minutes=55), _key(4), full_book(4), None),
 ]
 

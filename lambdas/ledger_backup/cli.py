@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -28,7 +29,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from ledger_backup.aws.clients import dynamodb_client
+from ledger_backup.aws.clients import dynamodb_client, s3_client
 from ledger_backup.aws.errors import error_code
 from ledger_backup.aws.tables import require_table
 from ledger_backup.backup.run import BackupOptions, run_backup
@@ -52,8 +53,16 @@ from ledger_backup.restore.run import (
 from ledger_backup.restore.verify import DryRunReport, compare_with_table, verify_source
 from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
-from ledger_backup.storage.locations import backup_source, file_destination, folder_location
-from ledger_backup.storage.stores import BackupStore
+from ledger_backup.sources.aws_export import SUMMARY_NAME
+from ledger_backup.sources.chain import open_source_chain
+from ledger_backup.storage.locations import (
+    S3_SCHEME,
+    backup_source,
+    file_destination,
+    folder_location,
+    split_s3,
+)
+from ledger_backup.storage.stores import BackupStore, LocalStore, S3Store
 from ledger_backup.terminal import ProgressBar, backups_table
 
 if TYPE_CHECKING:
@@ -90,11 +99,56 @@ def _store_prefix(text: str, *, must_exist: bool = True) -> tuple[BackupStore, s
 
 def _open(args: argparse.Namespace) -> Source:
     """The source a restore or verify names: a location, or the newest backup of --latest-of."""
+    incrementals, until = getattr(args, "incremental", None) or [], getattr(args, "until", None) or ""
     if args.latest_of:
+        if incrementals:
+            raise InvalidRequest(
+                "--incremental follows a full export: give its manifest-summary.json, not --latest-of"
+            )
         store, prefix = _store_prefix(args.source)
         return open_latest(store, prefix, args.latest_of)
+    if incrementals:
+        store, full_key, keys = _chain_locations(args.source, incrementals)
+        return open_source_chain(store, full_key, keys, until)
+    if until:
+        raise InvalidRequest(
+            "--until needs --incremental: it picks a moment inside a chain of incremental exports"
+        )
     location = backup_source(args.source)
     return open_source(location.store, location.key)
+
+
+def _chain_locations(source: str, incrementals: list[str]) -> tuple[BackupStore, str, list[str]]:
+    """One store holding a full export and its incrementals, and their keys in it.
+
+    In S3 all must be in one bucket. Local exports are read from the folder above their AWSDynamoDB/
+    folders, since an incremental's data files sit in AWSDynamoDB/data/, beside its own folder.
+    """
+    texts = [source, *incrementals]
+    if any(text.startswith(S3_SCHEME) for text in texts):
+        if not all(text.startswith(S3_SCHEME) for text in texts):
+            raise InvalidRequest("give the full export and every --incremental in S3, or all as local paths")
+        locations = [split_s3(text) for text in texts]
+        buckets = {bucket for bucket, _ in locations}
+        if len(buckets) > 1:
+            raise InvalidRequest(
+                f"the full export and its incrementals are in {len(buckets)} buckets "
+                f"({', '.join(sorted(buckets))}): a chain is read from one bucket"
+            )
+        keys = [key for _, key in locations]
+        return S3Store(s3_client(), locations[0][0]), keys[0], keys[1:]
+    summaries = [_summary_path(text) for text in texts]
+    root = Path(os.path.commonpath([path.parent.parent for path in summaries]))
+    keys = [path.relative_to(root).as_posix() for path in summaries]
+    return LocalStore(root), keys[0], keys[1:]
+
+
+def _summary_path(text: str) -> Path:
+    path = Path(text).expanduser().resolve()
+    summary = path if path.name == SUMMARY_NAME else path / SUMMARY_NAME
+    if not summary.is_file():
+        raise InvalidRequest(f"no {SUMMARY_NAME} at {text!r}: give an export's folder or its {SUMMARY_NAME}")
+    return summary
 
 
 def _key_schema(args: argparse.Namespace) -> TableSchema | None:
@@ -358,6 +412,19 @@ def _add_source_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--latest-of", metavar="TABLE", type=_table_name, help="use the newest complete backup of TABLE"
+    )
+    command.add_argument(
+        "--incremental",
+        metavar="EXPORT",
+        action="append",
+        help="an incremental export (its folder or manifest-summary.json) applied after SOURCE, a "
+        "DynamoDB full export; repeat in order, one per export of the chain",
+    )
+    command.add_argument(
+        "--until",
+        metavar="TIME",
+        help="with --incremental: apply the changes written up to this ISO 8601 time, "
+        "e.g. 2026-12-04T09:30:00Z",
     )
     command.add_argument(
         "--hash-key",

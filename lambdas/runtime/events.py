@@ -5,7 +5,7 @@ names each offending field.
 """
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -25,6 +25,8 @@ from ledger_backup.errors import InvalidRequest
 from ledger_backup.names import BUCKET_NAME_PATTERN, TABLE_NAME_PATTERN
 from ledger_backup.restore.selection import MAX_REQUEST_KEYS
 from ledger_backup.schema import key_schema_from_json
+from ledger_backup.sources.aws_incremental import parse_time
+from ledger_backup.sources.chain import MAX_INCREMENTALS
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -91,11 +93,34 @@ class RestoreRequest(BaseModel):
     mode: Literal["upsert", "missing", "replace"] | None = None
     keys: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_KEYS)
     keys_s3_key: str | None = Field(default=None, min_length=1, max_length=1024)
+    # A chain (ledger_backup.sources.chain): incremental exports after s3_key's full export, in order,
+    # applied up to `until` (an ISO 8601 time with its offset), by default to the chain's end.
+    incrementals: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_INCREMENTALS
+    )
+    until: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _one_selection(self) -> "RestoreRequest":
         if self.keys is not None and self.keys_s3_key is not None:
             raise ValueError("give keys or keys_s3_key, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _chain(self) -> "RestoreRequest":
+        if self.until is not None and self.incrementals is None:
+            raise ValueError(
+                "until needs incrementals: it picks a moment inside a chain of incremental exports"
+            )
+        if self.incrementals is not None and self.s3_key == "latest":
+            raise ValueError(
+                "incrementals follow a full export: give its manifest-summary.json as s3_key, not latest"
+            )
+        if self.until is not None:
+            try:
+                parse_time(self.until, "until")
+            except InvalidRequest as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @field_validator("key_schema")

@@ -27,6 +27,8 @@ def check_allowed(request: RestoreRequest, settings: Settings) -> None:
         )
     if request.keys_s3_key is not None:
         _check_source("keys_s3_key", request.keys_s3_key, settings)
+    for key in request.incrementals or ():
+        _check_source("incrementals", key, settings)
     if request.s3_key == LATEST:
         return
     _check_source("s3_key", request.s3_key, settings)
@@ -43,6 +45,8 @@ def check_resumed(progress: RestoreProgress, settings: Settings) -> None:
             raise InvalidRequest(f"target_table {progress.target_table!r} is not a table name")
         _check_target(progress.target_table, settings)
         _check_source("source_key", progress.source_key, settings)
+        for key in progress.incrementals:
+            _check_source("incrementals", key, settings)
     except InvalidRequest as refused:
         raise InvalidRequest(
             f"restore {progress.restore_id} cannot carry on: its checkpoint's {refused}"

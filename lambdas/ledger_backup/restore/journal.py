@@ -78,6 +78,10 @@ class RestoreProgress:
     # with no duplicate key either, the write pass sends the lines without parsing them again.
     lines_are_requests: bool = False
     extra_keys_key: str = ""  # replace: the journal's list of the table's keys the backup lacks, once known
+    # A chain (sources/chain.py): the incremental exports applied after source_key's full export, and
+    # the moment they are applied up to; every invocation reopens the same chain from these.
+    incrementals: tuple[str, ...] = ()
+    until: str = ""
 
     @property
     def sequence(self) -> int:
@@ -99,6 +103,7 @@ class RestoreProgress:
                 **document,
                 "schema": TableSchema.from_json(document["schema"]),
                 "key_digests": tuple(document.get("key_digests", ())),
+                "incrementals": tuple(document.get("incrementals", ())),
             }
         )
         if progress.phase not in (VERIFY, WRITE, CHECK_AND_WRITE):

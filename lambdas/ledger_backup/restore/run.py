@@ -50,6 +50,7 @@ from ledger_backup.restore.verify import DryRunReport, VerifyPass, VerifyPaused,
 from ledger_backup.restore.writer import RestoreWriter
 from ledger_backup.schema import EXAMPLE, TableSchema
 from ledger_backup.sources import Source, open_source
+from ledger_backup.sources.chain import open_source_chain
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -272,6 +273,7 @@ def start_restore(
     options = options or RestoreOptions()
     mode = check_mode(options.mode)
     resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
+    _check_chain_keys(source, resolved)
     selection = key_selection(options, resolved.schema)
     invocation_id = invocation_id or uuid.uuid4().hex[:12]
     overwrite = writes_over_items(mode, options.overwrite)
@@ -289,6 +291,8 @@ def start_restore(
         create_table=options.create_table,
         overwrite=overwrite,
         mode=mode,
+        incrementals=source.incrementals,
+        until=source.until,
     )
     with claimed(journal, target_table, progress.restore_id, source.location):  # one restore per target
         schema, create = resolved.schema, options.create_table
@@ -327,6 +331,17 @@ def start_restore(
         selection=selection,
         on_progress=on_progress,
     ).run()
+
+
+def _check_chain_keys(source: Source, resolved: ResolvedSchema) -> None:
+    """A chain's changes are matched to the full export's items by the keys its records name: those must
+    be the table's keys, or a change would not replace the item it changes."""
+    if source.key_names and set(source.key_names) != set(resolved.schema.key_names):
+        raise SchemaMismatch(
+            f"the incremental exports' records are keyed by {', '.join(source.key_names)} but the "
+            f"{resolved.origin}'s key schema is {resolved.schema.describe_keys()}: "
+            "give the key schema of the table the exports were taken from"
+        )
 
 
 def _log_start(progress: RestoreProgress, source: Source) -> None:
@@ -504,7 +519,7 @@ def resume_restore(
     finished = take_over_target(journal, progress)  # its claim on the target, or a twin's result
     if finished is not None:
         return finished
-    source = open_source(journal.store, progress.source_key)
+    source = open_source_chain(journal.store, progress.source_key, progress.incrementals, progress.until)
     logger.info(
         "restore resumed",
         extra={

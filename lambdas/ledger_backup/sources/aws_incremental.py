@@ -115,6 +115,11 @@ def open_incremental(store: BackupStore, key: str) -> IncrementalExport:
     """
     summary_key = _summary_key(key)
     where = store.location(summary_key)
+    if summary_key.count("/") < 2:  # <AWSDynamoDB folder>/<ExportId>/manifest-summary.json at least
+        raise NotABackup(
+            f"{where} is not inside an export's folder: an incremental export is read from "
+            f"<export-prefix>/AWSDynamoDB/<ExportId>/{SUMMARY_NAME}, its data from AWSDynamoDB/data/"
+        )
     raw_summary = store.get(summary_key)
     folder = summary_key[: -len(SUMMARY_NAME)]
     _check_md5_file(store, folder + "manifest-summary.md5", raw_summary, where)
@@ -197,9 +202,10 @@ def _files(
             raise CorruptBackup(f"{line_where} is not a JSON object")
         key = string_of(entry, "dataFileS3Key", line_where)
         relative = key[len(base_at_export) :] if key.startswith(base_at_export) else ""
-        if not relative or ".." in relative.split("/"):
+        if not relative.startswith("data/") or ".." in relative.split("/"):
             raise CorruptBackup(
-                f"{line_where} names {key!r}, which is outside the exports' folder {base_at_export!r}"
+                f"{line_where} names {key!r}, which is outside the exports' data folder "
+                f"{base_at_export + 'data/'!r}"
             )
         files.append(
             ExportFile(
