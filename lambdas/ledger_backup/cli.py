@@ -138,7 +138,8 @@ def _chain_locations(source: str, incrementals: list[str]) -> tuple[BackupStore,
         keys = [key for _, key in locations]
         return S3Store(s3_client(), locations[0][0]), keys[0], keys[1:]
     summaries = [_summary_path(text) for text in texts]
-    root = Path(os.path.commonpath([path.parent.parent for path in summaries]))
+    # <root>/.../AWSDynamoDB/<ExportId>/manifest-summary.json: the root holds each AWSDynamoDB/ folder
+    root = Path(os.path.commonpath([path.parents[2] for path in summaries]))
     keys = [path.relative_to(root).as_posix() for path in summaries]
     return LocalStore(root), keys[0], keys[1:]
 
@@ -146,7 +147,7 @@ def _chain_locations(source: str, incrementals: list[str]) -> tuple[BackupStore,
 def _summary_path(text: str) -> Path:
     path = Path(text).expanduser().resolve()
     summary = path if path.name == SUMMARY_NAME else path / SUMMARY_NAME
-    if not summary.is_file():
+    if not summary.is_file() or len(summary.parents) < 3:
         raise InvalidRequest(f"no {SUMMARY_NAME} at {text!r}: give an export's folder or its {SUMMARY_NAME}")
     return summary
 

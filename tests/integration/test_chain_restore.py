@@ -16,11 +16,13 @@ from devtools.lambda_context import ExpiringLambdaContext, FakeLambdaContext
 from devtools.tables import create_table, load_items, scan_all
 from ledger_backup.errors import CorruptBackup, InvalidRequest, SchemaMismatch
 from ledger_backup.sources.aws_incremental import open_incremental
-from ledger_backup.storage.stores import S3Store
+from ledger_backup.storage.stores import LocalStore, S3Store
 from tests.chain_story import MID, T1, T2, Chain, expected_state, full_book, iso, write_chain
+from tests.integration.cli_runner import cli
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
@@ -157,3 +159,27 @@ def test_chain_requests_that_cannot_be_met_are_refused(
     with pytest.raises(SchemaMismatch, match="records are keyed by book_id"):
         restore_handler.handler({**event(chain, target), "key_schema": other_key}, FakeLambdaContext())
     assert target not in dynamodb.list_tables()["TableNames"]
+
+
+def test_the_cli_restores_and_verifies_a_chain(
+    dynamodb: "DynamoDBClient", s3: "S3Client", bucket: str, tmp_path: "Path", unique_name: str
+) -> None:
+    local = write_chain(LocalStore(tmp_path), "exports/")
+    folders = [
+        str(tmp_path / key.removesuffix("manifest-summary.json")) for key in [local.full, *local.incrementals]
+    ]
+    target = f"cli-chain-{unique_name}"
+    result = cli(
+        "restore", folders[0], "--incremental", folders[1], "--incremental", folders[2],
+        "--until", iso(MID), "--table", target, "--hash-key", "book_id:S",
+    )  # fmt: skip
+    assert result["items_restored"] == len(expected_state(MID))
+    assert table_state(dynamodb, target) == by_id(expected_state(MID))
+    remote = write_chain(S3Store(s3, bucket), "exports/")
+    checked = cli(
+        "verify", f"s3://{bucket}/{remote.full}",
+        *[arg for key in remote.incrementals for arg in ("--incremental", f"s3://{bucket}/{key}")],
+    )  # fmt: skip
+    assert (checked["status"], checked["item_count"]) == ("verified", len(expected_state()))
+    refused = cli("verify", folders[0], "--incremental", folders[2], expect=2)
+    assert "the chain is broken at incremental 1" in refused
