@@ -46,3 +46,10 @@ class InvocationLimitReached(LedgerBackupError):
 
     It did not invoke itself again; its last checkpoint is kept, so a person can carry it on.
     """
+
+
+class RestoreDrillFailed(LedgerBackupError):
+    """A restore drill could not prove that a backup restores to exactly its own items.
+
+    The message names the backup, the problem and what became of the drill's table.
+    """

@@ -154,7 +154,26 @@ class RestoreStatusEvent(BaseModel):
     restore_status: str = Field(pattern=RESTORE_ID_PATTERN)
 
 
-RestoreEvent = RestoreRequest | ContinuationEvent | ResumeRestoreEvent | RestoreStatusEvent
+class DrillEvent(BaseModel):
+    """`{"drill": true}`: a restore drill of the newest complete backup, or of the one `s3_key` names.
+
+    Sent by the drill schedule (cdk.json `drill_schedule`); see ledger_backup.restore.drill.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drill: StrictBool
+    s3_key: str | None = Field(default=None, min_length=1, max_length=1024, description="a manifest's key")
+
+    @field_validator("drill")
+    @classmethod
+    def _only_true(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError('must be true; to restore, send {"s3_key": ..., "target_table": ...}')
+        return value
+
+
+RestoreEvent = RestoreRequest | ContinuationEvent | ResumeRestoreEvent | RestoreStatusEvent | DrillEvent
 
 
 def chain_invocation(request: RestoreEvent) -> int:
@@ -171,6 +190,8 @@ def parse_restore_event(event: Any) -> RestoreEvent:
             return parse_event(event, ResumeRestoreEvent)
         if "restore_status" in event:
             return parse_event(event, RestoreStatusEvent)
+        if "drill" in event:
+            return parse_event(event, DrillEvent)
     return parse_event(event, RestoreRequest)
 
 

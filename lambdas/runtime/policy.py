@@ -13,7 +13,7 @@ from ledger_backup.restore.journal import RestoreProgress
 from ledger_backup.restore.run import RestoreOptions
 from ledger_backup.schema import TableSchema, key_schema_from_json
 from ledger_backup.sources import LATEST
-from runtime.events import ContinuationEvent, RestoreRequest, ResumeRestoreEvent
+from runtime.events import ContinuationEvent, DrillEvent, RestoreRequest, ResumeRestoreEvent
 from runtime.settings import Settings
 
 
@@ -32,6 +32,12 @@ def check_allowed(request: RestoreRequest, settings: Settings) -> None:
     if request.s3_key == LATEST:
         return
     _check_source("s3_key", request.s3_key, settings)
+
+
+def check_drill(request: DrillEvent, settings: Settings) -> None:
+    """A drill reads only this function's backups (its target is always a new `<ledger>-drill-` table)."""
+    if request.s3_key is not None:
+        _check_source("s3_key", request.s3_key, settings)
 
 
 def check_resumed(progress: RestoreProgress, settings: Settings) -> None:

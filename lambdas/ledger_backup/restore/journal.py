@@ -78,6 +78,9 @@ class RestoreProgress:
     # with no duplicate key either, the write pass sends the lines without parsing them again.
     lines_are_requests: bool = False
     extra_keys_key: str = ""  # replace: the journal's list of the table's keys the backup lacks, once known
+    # A restore drill (restore/drill.py): the invocation that finishes the writes proves the table equal to
+    # the backup and deletes it, so a continued or resumed drill stays a drill.
+    drill: bool = False
     # A chain (sources/chain.py): the incremental exports applied after source_key's full export, and
     # the moment they are applied up to; every invocation reopens the same chain from these.
     incrementals: tuple[str, ...] = ()

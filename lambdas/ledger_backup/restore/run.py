@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ledger_backup.aws.tables import describe_table
 from ledger_backup.contract import DEFAULT_RESTORE_WRITERS
-from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch
+from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, SchemaMismatch, TargetBusy
 from ledger_backup.reporting import ProgressListener
 from ledger_backup.restore.claim import TargetClaims, claimed, take_over_target
 from ledger_backup.restore.extra_keys import TableKeyScan
@@ -87,6 +87,7 @@ class RestoreOptions:
     mode: str = ""  # restore/modes.py: "", "upsert", "missing" or "replace"
     keys: "Sequence[Any] | None" = None  # key objects in DynamoDB JSON: restore only these
     keys_file: "KeysFile | None" = None  # or a JSON-lines file of them (a plan's report is one)
+    drill: bool = False  # a restore drill: the target must be a table this restore creates (restore/drill.py)
 
 
 @dataclass(frozen=True)
@@ -291,15 +292,22 @@ def start_restore(
         create_table=options.create_table,
         overwrite=overwrite,
         mode=mode,
+        drill=options.drill,
         incrementals=source.incrementals,
         until=source.until,
     )
     with claimed(journal, target_table, progress.restore_id, source.location):  # one restore per target
         schema, create = resolved.schema, options.create_table
-        if not check_target(dynamodb, target_table, schema, create, overwrite):
+        exists = check_target(dynamodb, target_table, schema, create, overwrite)
+        if not exists:
             created = prepare_target(dynamodb, target_table, schema, create, overwrite)
             if created:  # else someone's table (a retried CreateTable): verified first, like any
                 progress = replace(progress, phase=CHECK_AND_WRITE, table_created=True)
+        if options.drill and not progress.table_created:  # a drill deletes its table: never someone's
+            raise TargetBusy(
+                f"drill table {target_table!r} was not created by this drill; nothing was written to it: "
+                "a drill restores only into a table of its own, so run the drill again"
+            )
         if journal is not None:  # from here on a restore that dies can be resumed
             if selection is not None:
                 lines = "".join(f"{text}\n" for text, _ in selection.key_texts()).encode(
