@@ -43,7 +43,8 @@ from ledger_backup.restore.run import (
     resume_restore,
     start_restore,
 )
-from ledger_backup.sources import LATEST, Source, open_latest, open_source
+from ledger_backup.sources import LATEST, Source, open_latest
+from ledger_backup.sources.chain import open_source_chain
 from ledger_backup.storage.stores import S3Store
 from runtime import continuation, invocation, policy
 from runtime.events import (
@@ -252,7 +253,7 @@ def _open(request: RestoreRequest, settings: Settings, store: S3Store) -> Source
     if request.s3_key == LATEST:
         source = open_latest(store, settings.prefix, settings.table_name)
     else:
-        source = open_source(store, request.s3_key)
+        source = open_source_chain(store, request.s3_key, request.incrementals or (), request.until or "")
     logger.append_keys(source=source.location, kind=str(source.kind), target_table=request.target_table)
     return source
 
