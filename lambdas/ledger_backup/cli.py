@@ -36,6 +36,7 @@ from ledger_backup.backup.run import BackupOptions, run_backup
 from ledger_backup.backup.scan_json_writer import write_scan_json
 from ledger_backup.catalog import survey
 from ledger_backup.contract import DEFAULT_BACKUP_PREFIX, DEFAULT_RESTORE_WRITERS, DEFAULT_SCAN_SEGMENTS
+from ledger_backup.copying import copy_backup, copy_latest
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
 from ledger_backup.names import check_table_name
 from ledger_backup.restore.journal import RestoreJournal
@@ -321,6 +322,27 @@ def cmd_list(args: argparse.Namespace, _bar: ProgressBar | None) -> None:
         backups_table(rows, sys.stdout)
 
 
+def cmd_copy(args: argparse.Namespace, bar: ProgressBar | None) -> None:
+    """One backup (or the newest of --latest-of) to a folder or bucket, verified there; manifest last."""
+    to_store, to_prefix = _store_prefix(args.to, must_exist=False)
+    with _showing(bar):
+        if args.latest_of:
+            store, prefix = _store_prefix(args.source)
+            result = copy_latest(store, prefix, args.latest_of, to_store, to_prefix, on_progress=bar)
+        else:
+            location = backup_source(args.source)
+            result = copy_backup(location.store, location.key, to_store, to_prefix, on_progress=bar)
+    if args.json or not sys.stdout.isatty():
+        _print(result.to_json())
+        return
+    done = "copied" if result.status == "copied" else "already held this backup:"
+    print(
+        f"{done} {result.files} files, {result.bytes:,} bytes, {result.items:,} items to "
+        f"{result.destination}; every file's sha256 and size verified at the destination",
+        flush=True,
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one `error: ...` line (exit 2) like every other failure."""
 
@@ -476,6 +498,32 @@ def _program_name() -> str:
     return INSTALLED_COMMAND if installed else "python -m ledger_backup"
 
 
+def _add_copy_command(commands: Any) -> None:
+    """`copy SOURCE --to DEST`, or `copy --latest-of TABLE FROM --to DEST`, with --json."""
+    copying: argparse.ArgumentParser = commands.add_parser(
+        "copy",
+        help="copy one backup to a local folder or another bucket, every checksum verified there",
+    )
+    copying.add_argument(
+        "source",
+        help="a backup folder or its manifest.json (s3://bucket/key or a local path); with --latest-of: "
+        "s3://bucket[/prefix] or the local folder holding the backups",
+    )
+    copying.add_argument(
+        "--latest-of", metavar="TABLE", type=_table_name, help="copy the newest complete backup of TABLE"
+    )
+    copying.add_argument(
+        "--to",
+        required=True,
+        help="s3://bucket[/prefix] or a local folder; the copy lands in <prefix><table>/<backup folder>/",
+    )
+    copying.add_argument(
+        "--json", action="store_true", help="print JSON even on a terminal (it always does into a pipe)"
+    )
+    copying.set_defaults(run=cmd_copy)
+    _add_common_flags(copying, default=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=_program_name(),
@@ -585,6 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.set_defaults(run=cmd_list)
 
+    _add_copy_command(commands)
+
     for command in (backup, restore, verify, diff, resume, status, listing):
         _add_common_flags(command, default=argparse.SUPPRESS)
     return parser
@@ -665,6 +715,8 @@ _INTERRUPTED = {
     "restore": "the restore did not finish and the target may hold part of the backup; run the restore "
     "again (its message says what the target holds), or `resume` one started with --journal",
     "resume": "the restore did not finish; `resume` it again to go on from its last checkpoint",
+    "copy": "the copy did not finish; its manifest is written last, so the destination holds no complete "
+    "backup from it; run it again",
 }
 
 
