@@ -5,6 +5,7 @@ invokes this function again with `{"continuation": {"checkpoint_key": ..., "invo
 MAX_INVOCATIONS times in one chain (runtime/invocation.py).
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ledger_backup.aws.clients import dynamodb_client, s3_client
 from ledger_backup.backup.run import (
     BackupInProgress,
+    BackupLabel,
     BackupOptions,
     BackupResult,
     resume_backup,
@@ -24,8 +26,11 @@ from ledger_backup.contract import (
     METRIC_BACKUP_DURATION,
     METRIC_BACKUP_FAILED,
     METRIC_BACKUP_SUCCEEDED,
+    METRIC_BACKUPS_PRUNED,
     METRIC_ITEMS_BACKED_UP,
+    METRIC_PRUNE_FAILED,
 )
+from ledger_backup.pruning import prune
 from ledger_backup.storage.stores import S3Store
 from runtime import continuation, invocation, policy
 from runtime.events import parse_backup_trigger
@@ -44,7 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         trigger = parse_backup_trigger(event)
         settings = Settings.from_environ()
         logger.append_keys(table=settings.table_name, trigger=trigger.description)
-        outcome = _run(trigger.checkpoint_key, settings, context)
+        outcome = _run(trigger.checkpoint_key, settings, context, trigger.label)
         if isinstance(outcome, BackupInProgress):
             chain = invocation.Chain(trigger.invocation, settings.max_invocations)
             by_hand = _by_hand(outcome)
@@ -54,7 +59,32 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation.count(METRIC_ITEMS_BACKED_UP, outcome.item_count)
     invocation.count(METRIC_BACKUP_BYTES, outcome.compressed_bytes, MetricUnit.Bytes)
     invocation.count(METRIC_BACKUP_DURATION, outcome.duration_seconds, MetricUnit.Seconds)
-    return {**outcome.to_json(), "bucket": settings.bucket}
+    return {**outcome.to_json(), "bucket": settings.bucket, "pruned": _prune(settings)}
+
+
+def _prune(settings: Settings) -> dict[str, Any]:
+    """After a whole backup, the policy's prune; its failure is told (answer, log, PruneFailed), never raised.
+
+    The backup is done and restorable whatever happens here: failing the invocation would count it
+    as a failed backup and make Lambda retry a backup that succeeded.
+    """
+    store = S3Store(s3_client(), settings.bucket)
+    try:
+        result = prune(store, settings.prefix, settings.table_name, settings.retention, datetime.now(UTC))
+    except Exception as exc:
+        logger.exception("pruning after the backup failed; the backup itself is complete")
+        invocation.count(METRIC_PRUNE_FAILED)
+        return {"status": "failed", "problem": f"{type(exc).__name__}: {exc}"}
+    invocation.count(METRIC_BACKUPS_PRUNED, len(result.deleted))
+    if result.failed:
+        logger.error(
+            "some backups could not be pruned; the backup itself is complete",
+            extra={"failed": [f.problem for f in result.failed]},
+        )
+        invocation.count(METRIC_PRUNE_FAILED)
+    answer = result.to_json(store)
+    answer.pop("backups")  # the CLI's `prune --dry-run` lists every folder; the answer stays short
+    return {"status": "failed" if result.failed else "done", **answer}
 
 
 def _by_hand(outcome: BackupInProgress) -> invocation.ByHand:
@@ -67,7 +97,7 @@ def _by_hand(outcome: BackupInProgress) -> invocation.ByHand:
 
 
 def _run(
-    checkpoint_key: str | None, settings: Settings, context: LambdaContext
+    checkpoint_key: str | None, settings: Settings, context: LambdaContext, label: BackupLabel | None
 ) -> BackupResult | BackupInProgress:
     options = BackupOptions(
         total_segments=settings.scan_segments, max_items_per_second=settings.max_items_per_second
@@ -83,6 +113,7 @@ def _run(
             prefix=settings.prefix,
             options=options,
             should_pause=should_pause,
+            label=label,
         )
     policy.check_backup_checkpoint(checkpoint_key, settings)
     return resume_backup(

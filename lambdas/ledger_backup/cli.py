@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -32,13 +33,19 @@ from botocore.exceptions import (
 from ledger_backup.aws.clients import dynamodb_client, s3_client
 from ledger_backup.aws.errors import error_code
 from ledger_backup.aws.tables import require_table
-from ledger_backup.backup.run import BackupOptions, run_backup
+from ledger_backup.backup.run import BackupLabel, BackupOptions, run_backup
 from ledger_backup.backup.scan_json_writer import write_scan_json
 from ledger_backup.catalog import survey
-from ledger_backup.contract import DEFAULT_BACKUP_PREFIX, DEFAULT_RESTORE_WRITERS, DEFAULT_SCAN_SEGMENTS
+from ledger_backup.contract import (
+    DEFAULT_BACKUP_PREFIX,
+    DEFAULT_KEEP_LAST,
+    DEFAULT_RESTORE_WRITERS,
+    DEFAULT_SCAN_SEGMENTS,
+)
 from ledger_backup.copying import copy_backup, copy_latest
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
-from ledger_backup.names import check_table_name
+from ledger_backup.names import check_label, check_table_name
+from ledger_backup.pruning import prune
 from ledger_backup.restore.journal import RestoreJournal
 from ledger_backup.restore.modes import MODES
 from ledger_backup.restore.plan import StoredReport
@@ -52,6 +59,7 @@ from ledger_backup.restore.run import (
     start_restore,
 )
 from ledger_backup.restore.verify import DryRunReport, compare_with_table, verify_source
+from ledger_backup.retention import MAX_KEEP, MAX_RETAIN_DAYS, RetentionPolicy
 from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
 from ledger_backup.sources.aws_export import SUMMARY_NAME
@@ -64,7 +72,7 @@ from ledger_backup.storage.locations import (
     split_s3,
 )
 from ledger_backup.storage.stores import BackupStore, LocalStore, S3Store
-from ledger_backup.terminal import ProgressBar, backups_table
+from ledger_backup.terminal import ProgressBar, backups_table, prune_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -173,6 +181,11 @@ def _showing(bar: ProgressBar | None) -> AbstractContextManager[object]:
 def cmd_backup(args: argparse.Namespace, bar: ProgressBar | None) -> None:
     dynamodb = dynamodb_client(args.segments * 2)
     if args.format == SCAN_JSON_FORMAT:
+        if args.label is not None or args.retain_days is not None:
+            raise InvalidRequest(
+                "--label and --retain-days are recorded in a backup's manifest: a scan-json file has "
+                "none; drop them or back up in the ledger-backup format"
+            )
         destination = file_destination(args.to)
         with _showing(bar):
             written = write_scan_json(
@@ -182,9 +195,23 @@ def cmd_backup(args: argparse.Namespace, bar: ProgressBar | None) -> None:
         return
     store, prefix = _store_prefix(args.to, must_exist=False)
     options = BackupOptions(total_segments=args.segments, max_items_per_second=args.max_items_per_second)
+    label = _backup_label(args)
     with _showing(bar):
-        result = run_backup(dynamodb, store, args.table, prefix=prefix, options=options, on_progress=bar)
+        result = run_backup(
+            dynamodb, store, args.table, prefix=prefix, options=options, on_progress=bar, label=label
+        )
     _print(result.to_json())
+
+
+def _backup_label(args: argparse.Namespace) -> BackupLabel | None:
+    """--label [--retain-days N]: a named backup, kept by the retention policy for N days."""
+    if args.label is None:
+        if args.retain_days is not None:
+            raise InvalidRequest(
+                "--retain-days needs --label: name why this backup is kept, e.g. --label before-pipeline-v4"
+            )
+        return None
+    return BackupLabel(args.label, args.retain_days)
 
 
 def cmd_restore(args: argparse.Namespace, bar: ProgressBar | None) -> None:
@@ -309,6 +336,8 @@ def cmd_list(args: argparse.Namespace, _bar: ProgressBar | None) -> None:
             "compressed_bytes": b.manifest.compressed_bytes,
             "uncompressed_bytes": b.manifest.uncompressed_bytes,
             "files": len(b.manifest.files),
+            "label": b.manifest.label,
+            "retain_until": b.manifest.retain_until,
         }
         for b in catalog.backups
     ]
@@ -341,6 +370,104 @@ def cmd_copy(args: argparse.Namespace, bar: ProgressBar | None) -> None:
         f"{result.destination}; every file's sha256 and size verified at the destination",
         flush=True,
     )
+
+
+def cmd_prune(args: argparse.Namespace, _bar: ProgressBar | None) -> int:
+    """Every backup folder with KEEP or PRUNE and why; deletes the PRUNE ones unless --dry-run."""
+    store, prefix = _store_prefix(args.location)
+    policy = RetentionPolicy(
+        keep_last=args.keep_last,
+        keep_daily=args.keep_daily,
+        keep_weekly=args.keep_weekly,
+        keep_monthly=args.keep_monthly,
+    )
+    now = args.now or datetime.now(UTC)
+    result = prune(store, prefix, args.table, policy, now, dry_run=args.dry_run)
+    if args.json or not sys.stdout.isatty():
+        _print(result.to_json(store))
+    else:
+        prune_table(result.to_json(store), sys.stdout)
+    if result.failed:
+        return _fail(
+            f"{len(result.failed)} backup(s) could not be pruned: "
+            + "; ".join(f"{store.location(f.folder)}: {f.problem}" for f in result.failed)
+        )
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time; one without a zone is UTC (as backups record theirs)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an ISO 8601 time such as 2026-12-04T06:00:00Z, not {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _label(text: str) -> str:
+    """An argparse type: a backup label (names.LABEL_PATTERN)."""
+    try:
+        return check_label(text)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _add_retention_arguments(command: argparse.ArgumentParser) -> None:
+    """The policy's four numbers (README "Retention"), with the function's defaults."""
+    command.add_argument(
+        "--keep-last",
+        type=_whole_number(1, MAX_KEEP),
+        default=DEFAULT_KEEP_LAST,
+        metavar="N",
+        help=f"never prune the newest N complete backups, however old (default {DEFAULT_KEEP_LAST})",
+    )
+    for period, what in (("daily", "day"), ("weekly", "ISO week"), ("monthly", "month")):
+        command.add_argument(
+            f"--keep-{period}",
+            type=_whole_number(0, MAX_KEEP),
+            default=0,
+            metavar="N",
+            help=f"keep the first backup of each of the last N {what}s, UTC (default 0: none)",
+        )
+
+
+def _add_label_arguments(command: argparse.ArgumentParser) -> None:
+    """backup --label/--retain-days: a backup "before major changes" (README "Retention")."""
+    command.add_argument(
+        "--label",
+        type=_label,
+        help="name the backup in its manifest, e.g. before-pipeline-v4 (lowercase letters, digits, . _ -)",
+    )
+    command.add_argument(
+        "--retain-days",
+        type=_whole_number(1, MAX_RETAIN_DAYS),
+        metavar="N",
+        help=f"with --label: pruning keeps this backup for N days, 1-{MAX_RETAIN_DAYS}",
+    )
+
+
+def _add_prune_command(commands: Any) -> None:
+    """`prune LOCATION --table T` with the policy's numbers, --dry-run, --now and --json."""
+    pruning: argparse.ArgumentParser = commands.add_parser(
+        "prune", help="delete the backups the retention policy lets go (--dry-run: only say which and why)"
+    )
+    pruning.add_argument("location", help="s3://bucket[/prefix] or the local folder holding the backups")
+    pruning.add_argument("--table", required=True, type=_table_name, help="whose backups to prune")
+    _add_retention_arguments(pruning)
+    pruning.add_argument("--dry-run", action="store_true", help="delete nothing: list what would go and why")
+    pruning.add_argument(
+        "--now",
+        type=_moment,
+        metavar="TIME",
+        help="judge the backups' ages as at TIME (ISO 8601, UTC without a zone) instead of the clock",
+    )
+    pruning.add_argument(
+        "--json", action="store_true", help="print JSON even on a terminal (it always does into a pipe)"
+    )
+    pruning.set_defaults(run=cmd_prune)
+    _add_common_flags(pruning, default=argparse.SUPPRESS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -524,7 +651,7 @@ def _add_copy_command(commands: Any) -> None:
     _add_common_flags(copying, default=argparse.SUPPRESS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - every command in one readable place
     parser = _Parser(
         prog=_program_name(),
         description=__doc__.splitlines()[0],
@@ -554,6 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"parallel scan segments, 1-{MAX_SCAN_SEGMENTS} (default {DEFAULT_SCAN_SEGMENTS})",
     )
     _add_rate_argument(backup, "read")
+    _add_label_arguments(backup)
     backup.set_defaults(run=cmd_backup)
 
     restore = commands.add_parser("restore", help="restore a backup of any kind into a table")
@@ -635,6 +763,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_copy_command(commands)
 
+    _add_prune_command(commands)
+
     for command in (backup, restore, verify, diff, resume, status, listing):
         _add_common_flags(command, default=argparse.SUPPRESS)
     return parser
@@ -715,6 +845,8 @@ _INTERRUPTED = {
     "restore": "the restore did not finish and the target may hold part of the backup; run the restore "
     "again (its message says what the target holds), or `resume` one started with --journal",
     "resume": "the restore did not finish; `resume` it again to go on from its last checkpoint",
+    "prune": "the prune did not finish; a backup it was deleting has lost its manifest (never restored "
+    "from) and the next prune finishes it; run it again",
     "copy": "the copy did not finish; its manifest is written last, so the destination holds no complete "
     "backup from it; run it again",
 }

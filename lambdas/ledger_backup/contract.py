@@ -64,6 +64,7 @@ METRIC_BACKUP_CONTINUED: Final = "BackupContinued"
 METRIC_BACKUP_DURATION: Final = "BackupDuration"
 METRIC_ITEMS_BACKED_UP: Final = "ItemsBackedUp"
 METRIC_BACKUP_BYTES: Final = "BackupBytes"
+METRIC_BACKUPS_PRUNED: Final = "BackupsPruned"  # backups deleted by the retention policy after a backup
 METRIC_RESTORE_SUCCEEDED: Final = "RestoreSucceeded"
 METRIC_RESTORE_FAILED: Final = "RestoreFailed"
 METRIC_RESTORE_CONTINUED: Final = "RestoreContinued"

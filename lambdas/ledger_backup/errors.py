@@ -53,3 +53,7 @@ class RestoreDrillFailed(LedgerBackupError):
 
     The message names the backup, the problem and what became of the drill's table.
     """
+
+
+class DeleteRefused(LedgerBackupError):
+    """The store refused to delete some objects (S3 DeleteObjects answers 200 and lists them)."""

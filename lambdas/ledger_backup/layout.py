@@ -6,6 +6,9 @@ The timestamp sorts lexically in time order, so "newest" is the greatest folder 
 from datetime import UTC, datetime
 
 MANIFEST_NAME = "manifest.json"
+# Written into a backup folder before its manifest is deleted by a prune (pruning.py): a folder with
+# it and no manifest is a prune that was cut short, finished by the next one, not a running backup.
+PRUNING_NAME = "pruning.json"
 DATA_FOLDER = "data/"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H-%M-%S.%fZ"
 

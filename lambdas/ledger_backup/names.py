@@ -13,6 +13,8 @@ from ledger_backup.errors import InvalidRequest
 TABLE_NAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,255}$"
 # S3 general purpose buckets: 3-63 lowercase letters, digits, dots and hyphens, a letter or digit at each end.
 BUCKET_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+# A backup's label (manifest `label`): short, lowercase, safe in a log line, a metric and a shell.
+LABEL_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
 def check_table_name(name: str, what: str = "table name") -> str:
@@ -37,6 +39,16 @@ def check_bucket_name(name: str) -> str:
     raise InvalidRequest(
         f"{_shown(name)} is not an S3 bucket name: bucket names are 3-63 lowercase letters, digits, "
         "'.' and '-', starting and ending with a letter or digit"
+    )
+
+
+def check_label(label: str) -> str:
+    """`label` if it fits LABEL_PATTERN; InvalidRequest naming the rule otherwise."""
+    if re.fullmatch(LABEL_PATTERN, label):
+        return label
+    raise InvalidRequest(
+        f"label {_shown(label)} is not allowed: a label is 1-64 lowercase letters, digits, '.', '_' and "
+        "'-', starting with a letter or digit (e.g. before-pipeline-v4)"
     )
 
 

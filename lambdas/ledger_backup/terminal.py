@@ -142,6 +142,7 @@ def backups_table(rows: list[dict[str, Any]], stream: TextIO) -> None:
     table = Table(box=None, header_style="bold")
     for name, justify in (("finished", "left"), ("items", "right"), ("size", "right"), ("files", "right")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("label", no_wrap=True)
     table.add_column("backup", overflow="fold")
     for row in rows:
         if row["status"] == "complete":
@@ -150,10 +151,53 @@ def backups_table(rows: list[dict[str, Any]], stream: TextIO) -> None:
                 f"{row['items']:,}",
                 decimal(row["compressed_bytes"]),
                 str(row["files"]),
+                _label(row),
                 Text(row["backup"]),
             )
         else:
             where = Text(row["backup"])
             where.append(f"\n{row['problem']}", style="red")
-            table.add_row("unreadable", "", "", "", where)
+            table.add_row("unreadable", "", "", "", "", where)
     console.print(table)
+
+
+def _label(row: dict[str, Any]) -> str:
+    """`before-pipeline-v4 (until 2027-12-01)`, or nothing for a backup without a label."""
+    label = row.get("label") or ""
+    until = row.get("retain_until")
+    if until:
+        label = f"{label} (until {_when(str(until))[:10]})"
+    return label
+
+
+_OUTCOME_STYLE = {"kept": "green", "deleted": "red", "would delete": "yellow", "failed": "bold red"}
+
+
+def prune_table(answer: dict[str, Any], stream: TextIO) -> None:
+    """`prune` for a person: every folder, newest first, KEEP or PRUNE and the reasons, then a summary."""
+    console = Console(file=stream)
+    table = Table(box=None, header_style="bold")
+    table.add_column("finished", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("why", overflow="fold")
+    table.add_column("backup", overflow="fold")
+    for row in answer["backups"]:
+        finished = _when(str(row["finished_at"])) if row["finished_at"] else row["status"]
+        action = Text(row["action"].upper(), style=_OUTCOME_STYLE.get(row["outcome"], ""))
+        table.add_row(finished, action, "; ".join(row["reasons"]), Text(row["backup"]))
+    console.print(table)
+    verb = "would delete" if answer["dry_run"] else "deleted"
+    policy = ", ".join(f"{k} {v}" for k, v in answer["policy"].items())
+    console.print(
+        f"{policy}, as at {_when(answer['now'])}: {verb} {_count_of(answer)}, kept {answer['kept']}"
+        + (f", {len(answer['locked'])} locked" if answer["locked"] else "")
+        + (f", {len(answer['failed'])} failed" if answer["failed"] else ""),
+        markup=False,
+        highlight=False,
+    )
+
+
+def _count_of(answer: dict[str, Any]) -> int:
+    if answer["dry_run"]:
+        return sum(1 for row in answer["backups"] if row["action"] == "prune")
+    return len(answer["deleted"])

@@ -20,10 +20,12 @@ from pydantic import (
     model_validator,
 )
 
+from ledger_backup.backup.run import BackupLabel
 from ledger_backup.contract import MAX_INVOCATIONS_CEILING
 from ledger_backup.errors import InvalidRequest
-from ledger_backup.names import BUCKET_NAME_PATTERN, TABLE_NAME_PATTERN
+from ledger_backup.names import BUCKET_NAME_PATTERN, LABEL_PATTERN, TABLE_NAME_PATTERN
 from ledger_backup.restore.selection import MAX_REQUEST_KEYS
+from ledger_backup.retention import MAX_RETAIN_DAYS
 from ledger_backup.schema import key_schema_from_json
 from ledger_backup.sources.aws_incremental import parse_time
 from ledger_backup.sources.chain import MAX_INCREMENTALS
@@ -32,9 +34,25 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 class ManualBackupRequest(BaseModel):
-    """`{}`: a backup started by hand (`aws lambda invoke`), e.g. before a pipeline change."""
+    """`{}`: a backup started by hand (`aws lambda invoke`), e.g. before a pipeline change.
+
+    `{"label": "before-pipeline-v4", "retain_days": 365}` names it in its manifest and keeps it
+    from pruning for that many days from its start; a label alone only names it (README "Retention").
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    retain_days: StrictInt | None = Field(default=None, ge=1, le=MAX_RETAIN_DAYS)
+
+    @model_validator(mode="after")
+    def _retention_is_named(self) -> "ManualBackupRequest":
+        if self.retain_days is not None and self.label is None:
+            raise ValueError("retain_days needs a label: name why this backup is kept past the policy")
+        return self
+
+    def backup_label(self) -> BackupLabel | None:
+        return None if self.label is None else BackupLabel(self.label, self.retain_days)
 
 
 class Continuation(BaseModel):
@@ -212,13 +230,14 @@ class BackupTrigger:
     description: str
     checkpoint_key: str | None = None
     invocation: int = 1  # this invocation's number in its chain of self-invocations
+    label: BackupLabel | None = None  # a manual backup's label and retention (ManualBackupRequest)
 
 
 def parse_backup_trigger(event: Any) -> BackupTrigger:
     """Accept a scheduled EventBridge event, `{}`, or a continuation; anything else is refused."""
-    if isinstance(event, dict) and not event:
-        parse_event(event, ManualBackupRequest)
-        return BackupTrigger("manual")
+    if isinstance(event, dict) and (not event or "label" in event or "retain_days" in event):
+        label = parse_event(event, ManualBackupRequest).backup_label()
+        return BackupTrigger("manual" if label is None else f"manual {label.name}", label=label)
     if isinstance(event, dict) and "continuation" in event:
         continuation = parse_event(event, ContinuationEvent).continuation
         return BackupTrigger("continuation", continuation.checkpoint_key, continuation.invocation)

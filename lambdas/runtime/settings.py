@@ -2,17 +2,22 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledger_backup.contract import (
     DEFAULT_BACKUP_PREFIX,
     DEFAULT_CONTINUATION_MARGIN_SECONDS,
+    DEFAULT_KEEP_LAST,
     DEFAULT_MAX_INVOCATIONS,
     DEFAULT_RESTORE_WRITERS,
     DEFAULT_SCAN_SEGMENTS,
     ENV_BACKUP_BUCKET,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
+    ENV_KEEP_DAILY,
+    ENV_KEEP_LAST,
+    ENV_KEEP_MONTHLY,
+    ENV_KEEP_WEEKLY,
     ENV_MAX_INVOCATIONS,
     ENV_MAX_ITEMS_PER_SECOND,
     ENV_RESTORE_WRITERS,
@@ -21,6 +26,7 @@ from ledger_backup.contract import (
 )
 from ledger_backup.errors import LedgerBackupError
 from ledger_backup.layout import normalize_prefix
+from ledger_backup.retention import RetentionPolicy
 
 
 class ConfigurationError(LedgerBackupError):
@@ -37,6 +43,8 @@ class Settings:
     continuation_margin_seconds: int  # stop taking work this long before the Lambda's timeout
     max_items_per_second: float | None  # rate limit for backup reads and restore writes; None = unlimited
     max_invocations: int  # the longest chain of self-invocations (runtime/invocation.py)
+    # What the backup function prunes after each good backup (ledger_backup/retention.py).
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -51,6 +59,12 @@ class Settings:
             ),
             max_items_per_second=_positive_int(environ, ENV_MAX_ITEMS_PER_SECOND, 0) or None,
             max_invocations=_positive_int(environ, ENV_MAX_INVOCATIONS, DEFAULT_MAX_INVOCATIONS),
+            retention=RetentionPolicy(
+                keep_last=_positive_int(environ, ENV_KEEP_LAST, DEFAULT_KEEP_LAST),
+                keep_daily=_whole_number(environ, ENV_KEEP_DAILY),
+                keep_weekly=_whole_number(environ, ENV_KEEP_WEEKLY),
+                keep_monthly=_whole_number(environ, ENV_KEEP_MONTHLY),
+            ),
         )
 
 
@@ -72,4 +86,20 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = 0
     if value < 1:
         raise ConfigurationError(f"environment variable {name} must be a positive integer, not {raw!r}")
+    return value
+
+
+def _whole_number(environ: Mapping[str, str], name: str) -> int:
+    """The variable as a whole number, 0 included (a retention period not used); unset or empty gives 0."""
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigurationError(
+            f"environment variable {name} must be a whole number (0 or more), not {raw!r}"
+        )
     return value

@@ -59,11 +59,17 @@ def role_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
     return statements
 
 
-def permissions(statements: list[dict[str, Any]]) -> set[Permission]:
-    """Flatten Allow statements to (action, resource, condition) triples for exact comparison."""
+def permissions(statements: list[dict[str, Any]], effect: str = "Allow") -> set[Permission]:
+    """Flatten the Allow (or Deny) statements to (action, resource, condition) triples for exact comparison.
+
+    The other effect's statements are left out, so each is compared on its own: an Allow test never
+    counts a Deny as a grant.
+    """
     result: set[Permission] = set()
     for statement in statements:
-        assert statement["Effect"] == "Allow", statement
+        assert statement["Effect"] in ("Allow", "Deny"), statement
+        if statement["Effect"] != effect:
+            continue
         assert "NotAction" not in statement, statement
         assert "NotResource" not in statement, statement
         condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else ""

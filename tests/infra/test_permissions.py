@@ -13,16 +13,31 @@ from tests.infra.conftest import ADOPTED, Synthesized, ids
 BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
 # Multipart data files; checkpoints put, read back (GET/HEAD) and deleted when a backup continues.
 BACKUP_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject")
+# Pruning reads Object Lock before deleting: the bucket's default retention, each object's retention and
+# legal hold (HeadObject shows them only with these two).
+PRUNE_LOCK_BUCKET_ACTIONS = ("s3:GetBucketObjectLockConfiguration",)
+PRUNE_LOCK_OBJECT_ACTIONS = ("s3:GetObjectLegalHold", "s3:GetObjectRetention")
 RESTORE_TABLE_ACTIONS = (
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
+    "dynamodb:DescribeImport",
     "dynamodb:DescribeTimeToLive",
+    "dynamodb:ImportTable",
     "dynamodb:PutItem",
     "dynamodb:Scan",
     "dynamodb:TagResource",
     "dynamodb:UpdateTimeToLive",
+)
+# Restore method "import": ImportTable's CloudWatch log, under /aws-dynamodb/ only.
+IMPORT_LOG_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
 )
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 # Restore progress under <prefix>restores/: checkpoints, result.json put (IfNoneMatch); checkpoints deleted;
@@ -86,8 +101,34 @@ def test_backup_role_has_exactly_the_permissions_the_handler_uses(synthesized: S
         granted_to_both_functions(synthesized, env, "backup")
         | cfn.grant(BACKUP_TABLE_ACTIONS, table_arn(synthesized, env))
         | cfn.grant(BACKUP_OBJECT_ACTIONS, f"{bucket}/{config.backup_prefix}*")
+        | cfn.grant(PRUNE_LOCK_BUCKET_ACTIONS, bucket)
+        | cfn.grant(PRUNE_LOCK_OBJECT_ACTIONS, f"{bucket}/{config.backup_prefix}*")
     )
     assert role_permissions(synthesized, env, "backup") == expected
+
+
+def test_backup_role_can_prune_backups_but_never_delete_a_restore_journal(
+    synthesized: Synthesized, env: str, tmp_path: Path
+) -> None:
+    """DeleteObject (pruning) covers the table's backups; an explicit Deny keeps the restores' folder."""
+    config = synthesized.configs[env]
+    i = ids(synthesized, env)
+    statements = cfn.role_statements(synthesized.template_json(env), i["backup_role"])
+    [(action, denied, _)] = cfn.permissions(statements, effect="Deny")
+    assert action == "s3:DeleteObject"
+    deny_pattern = denied.removeprefix(f"<{i['bucket']}.Arn>/")
+    [allow_pattern] = {
+        r.removeprefix(f"<{i['bucket']}.Arn>/") for a, r, _ in cfn.permissions(statements) if a == action
+    }
+    folder = RestoreJournal(LocalStore(tmp_path), config.backup_prefix).restore_folder(
+        "20270101T000000Z-0a1b"
+    )
+    for journal_key in (f"{folder}checkpoint-000000000025-invocation1.json", f"{folder}result.json"):
+        assert fnmatch.fnmatchcase(journal_key, deny_pattern)
+    backup = f"{config.backup_prefix}{config.table_name}/2027-01-01T03-00-00.000Z/"
+    for backup_key in (f"{backup}manifest.json", f"{backup}data/segment-0000-part-0000.json.gz"):
+        assert fnmatch.fnmatchcase(backup_key, allow_pattern)
+        assert not fnmatch.fnmatchcase(backup_key, deny_pattern)
 
 
 def test_restore_role_has_exactly_the_permissions_the_handler_uses(
@@ -97,14 +138,17 @@ def test_restore_role_has_exactly_the_permissions_the_handler_uses(
     bucket = f"<{ids(synthesized, env)['bucket']}.Arn>"
     if env == ADOPTED.name:
         tables = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{config.table_name}*"
+        import_logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-dynamodb/*"
     else:
         tables = f"arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{config.table_name}*"
+        import_logs = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-dynamodb/*"
     expected = (
         granted_to_both_functions(synthesized, env, "restore")
         | cfn.grant(RESTORE_OBJECT_ACTIONS, f"{bucket}/{config.backup_prefix}*")
         | cfn.grant(RESTORE_PROGRESS_ACTIONS, f"{bucket}/{config.backup_prefix}restores/*")
         | cfn.grant(RESTORE_TABLE_ACTIONS, tables)
         | cfn.grant(["dynamodb:DeleteTable"], tables, CREATED_BY_RESTORE)
+        | cfn.grant(IMPORT_LOG_ACTIONS, import_logs)
     )
     assert role_permissions(synthesized, env, "restore") == expected
 

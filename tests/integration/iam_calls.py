@@ -102,6 +102,7 @@ ACTIONS: Mapping[str, str] = {
     "s3.CreateMultipartUpload": "s3:PutObject",
     "s3.DeleteObjects": "s3:DeleteObject",  # on each key deleted
     "s3.GetObject": "s3:GetObject",
+    "s3.GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",  # on the bucket
     "s3.HeadObject": "s3:GetObject",
     "s3.ListObjectsV2": "s3:ListBucket",  # on the bucket, with s3:prefix
     "s3.PutObject": "s3:PutObject",
@@ -166,6 +167,8 @@ def _dynamodb(operation: str, action: str, params: Mapping[str, Any], region: st
 
 def _s3(operation: str, action: str, params: Mapping[str, Any]) -> tuple[Permission, ...]:
     bucket = f"arn:aws:s3:::{params['Bucket']}"
+    if operation == "s3.GetObjectLockConfiguration":
+        return (Permission(action, bucket),)
     if operation == "s3.ListObjectsV2":
         prefix = params.get("Prefix")
         return (Permission(action, bucket, (("s3:prefix", prefix),) if prefix is not None else ()),)

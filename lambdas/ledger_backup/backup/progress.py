@@ -56,6 +56,8 @@ class BackupProgress:
     page_size: int
     invocations: int
     segments: tuple[SegmentProgress, ...] = field(default_factory=tuple)
+    label: str | None = None  # carried to the manifest (manifest.Manifest.label)
+    retain_until: str | None = None  # fixed when the backup starts, so every invocation agrees
 
     @property
     def total_segments(self) -> int:
@@ -91,6 +93,10 @@ class BackupProgress:
             "invocations": self.invocations,
             "segments": [s.to_json() for s in self.segments],
         }
+        if self.label is not None:
+            document["label"] = self.label
+        if self.retain_until is not None:
+            document["retain_until"] = self.retain_until
         return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -108,6 +114,15 @@ class BackupProgress:
                 page_size=int(document["page_size"]),
                 invocations=int(document["invocations"]),
                 segments=tuple(SegmentProgress.from_json(s) for s in document["segments"]),
+                label=_optional_str(document.get("label")),
+                retain_until=_optional_str(document.get("retain_until")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptBackup(f"checkpoint {where} is unreadable: {exc}") from exc
+
+
+def _optional_str(value: object) -> str | None:
+    """An optional text field: absent in checkpoints written before labels existed."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {value!r}")

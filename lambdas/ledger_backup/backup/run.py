@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ledger_backup import layout
@@ -28,8 +28,10 @@ from ledger_backup.catalog import load_backup
 from ledger_backup.contract import DEFAULT_BACKUP_PREFIX
 from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest
 from ledger_backup.manifest import Manifest
+from ledger_backup.names import check_label
 from ledger_backup.rate_limit import limiter_for
 from ledger_backup.reporting import SCANNING, ProgressListener
+from ledger_backup.retention import MAX_RETAIN_DAYS
 from ledger_backup.storage.stores import BackupStore
 
 if TYPE_CHECKING:
@@ -62,6 +64,30 @@ class BackupOptions:
 
 
 @dataclass(frozen=True)
+class BackupLabel:
+    """A backup "before major changes": a name, and how many days the retention policy keeps it.
+
+    Without `retain_days` the label is only a name: the backup is kept as long as the policy
+    keeps any other (see README "Retention").
+    """
+
+    name: str
+    retain_days: int | None = None
+
+    def __post_init__(self) -> None:
+        check_label(self.name)
+        if self.retain_days is not None and not 1 <= self.retain_days <= MAX_RETAIN_DAYS:
+            raise InvalidRequest(
+                f"retain_days must be a whole number from 1 to {MAX_RETAIN_DAYS}, not {self.retain_days!r}"
+            )
+
+    def retain_until(self, started: datetime) -> str | None:
+        if self.retain_days is None:
+            return None
+        return (started + timedelta(days=self.retain_days)).isoformat()
+
+
+@dataclass(frozen=True)
 class BackupResult:
     """What a finished backup produced; `manifest_key` identifies it for restore."""
 
@@ -76,6 +102,8 @@ class BackupResult:
     finished_at: str
     duration_seconds: float
     invocations: int = 1
+    label: str | None = None
+    retain_until: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer of the Lambda (which adds `bucket`) and of the CLI; `s3_key` is what restore takes."""
@@ -92,6 +120,8 @@ class BackupResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_seconds": self.duration_seconds,
+            **({"label": self.label} if self.label is not None else {}),
+            **({"retain_until": self.retain_until} if self.retain_until is not None else {}),
         }
 
 
@@ -126,6 +156,7 @@ def run_backup(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     scan_pages: ItemTextPages | None = None,
     on_progress: ProgressListener | None = None,
+    label: BackupLabel | None = None,
 ) -> BackupResult:
     """Back up `table_name` into a new folder of `store` in one go (the CLI's way).
 
@@ -140,6 +171,7 @@ def run_backup(
         now=now,
         scan_pages=scan_pages,
         on_progress=on_progress,
+        label=label,
     )
     if not isinstance(result, BackupResult):  # pragma: no cover - only should_pause() can pause
         raise TypeError("a backup without a pause condition paused")
@@ -158,12 +190,14 @@ def start_backup(
     invocation_id: str | None = None,
     scan_pages: ItemTextPages | None = None,
     on_progress: ProgressListener | None = None,
+    label: BackupLabel | None = None,
 ) -> BackupResult | BackupInProgress:
     """Back up `table_name` into a new folder of `store`: finished, or paused at a checkpoint.
 
     The items are read through `scan_pages` (default: a TextScanner of `dynamodb`), which
     answers each Scan page as its items' JSON texts: they become the backup's lines as they are.
     `on_progress` hears of them page by page, against the table's approximate ItemCount.
+    A `label` is recorded in the checkpoints and the manifest; its retention counts from the start.
     """
     options = options or BackupOptions()
     table = require_table(dynamodb, table_name)
@@ -179,6 +213,8 @@ def start_backup(
         page_size=options.page_size or scan_page_size(table),
         invocations=0,
         segments=tuple(SegmentProgress() for _ in range(options.total_segments)),
+        label=label.name if label is not None else None,
+        retain_until=label.retain_until(started) if label is not None else None,
     )
     logger.info(
         "backup started",
@@ -326,6 +362,8 @@ def _finish(
         finished_at=now().isoformat(),
         total_segments=progress.total_segments,
         files=progress.files,
+        label=progress.label,
+        retain_until=progress.retain_until,
     )
     manifest_key = layout.manifest_key(progress.folder)
     try:
@@ -369,6 +407,8 @@ def _result(
         finished_at=manifest.finished_at,
         duration_seconds=round(seconds, 3),
         invocations=invocations,
+        label=manifest.label,
+        retain_until=manifest.retain_until,
     )
 
 

@@ -8,18 +8,40 @@ import io
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from botocore.exceptions import ClientError
 
 from ledger_backup.aws.errors import error_code
-from ledger_backup.errors import BackupNotFound
+from ledger_backup.errors import BackupNotFound, DeleteRefused
 from ledger_backup.storage.s3_download import ResumingBody
 from ledger_backup.storage.s3_upload import S3MultipartUpload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectLockConfigurationTypeDef
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """What S3 Object Lock holds of a backup: the latest retain-until of its objects, or a legal hold."""
+
+    until: datetime | None = None
+    legal_hold: bool = False
+
+    def holds_at(self, now: datetime) -> bool:
+        return self.legal_hold or (self.until is not None and self.until > now)
+
+    def describe(self) -> str:
+        parts = []
+        if self.until is not None:
+            parts.append(f"locked until {self.until.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}")
+        if self.legal_hold:
+            parts.append("under a legal hold")
+        return " and ".join(parts) + ", not deleted yet"
 
 
 class Upload(Protocol):
@@ -62,6 +84,7 @@ class S3Store:
         self.client = client
         self.bucket = bucket
         self.part_size = part_size
+        self._lock_default: object = _UNKNOWN  # the bucket's Object Lock default, asked at first need
 
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -123,9 +146,61 @@ class S3Store:
             self._delete_batch(batch)
 
     def _delete_batch(self, keys: list[str]) -> None:
-        self.client.delete_objects(
+        """One DeleteObjects; the keys S3 refused (its answer is 200 even then) raise DeleteRefused."""
+        response = self.client.delete_objects(
             Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
         )
+        refused = response.get("Errors", [])
+        if refused:
+            first = refused[0]
+            raise DeleteRefused(
+                f"S3 refused to delete {len(refused)} of {len(keys)} objects, e.g. "
+                f"{self.location(first.get('Key', '?'))}: {first.get('Code')}: {first.get('Message')}; "
+                "check the role's s3:DeleteObject permission and the bucket policy"
+            )
+
+    def object_lock(self, key: str) -> ObjectLock | None:
+        """What S3 Object Lock holds of `key`'s current version; None in a bucket without Object Lock.
+
+        HeadObject names a version's retention and legal hold only to a caller allowed
+        s3:GetObjectRetention and s3:GetObjectLegalHold; without them the headers are simply
+        missing. So where the bucket has a default retention, the object's LastModified plus that
+        period counts too (S3 gives every new version the default), whichever ends later: a missing
+        permission cannot make a locked backup look free.
+        """
+        default = self._default_retention()
+        if default is None:
+            return None
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        untils = [head["ObjectLockRetainUntilDate"]] if "ObjectLockRetainUntilDate" in head else []
+        if default:
+            untils.append(head["LastModified"] + default)
+        until = max(untils) if untils else None
+        return ObjectLock(until=until, legal_hold=head.get("ObjectLockLegalHoldStatus") == "ON")
+
+    def _default_retention(self) -> timedelta | None:
+        """The bucket's default retention (zero without a rule); None without Object Lock. Asked once."""
+        if self._lock_default is _UNKNOWN:
+            try:
+                configuration = self.client.get_object_lock_configuration(Bucket=self.bucket)
+            except ClientError as exc:
+                if error_code(exc) != "ObjectLockConfigurationNotFoundError":
+                    raise
+                self._lock_default = None
+            else:
+                self._lock_default = _retention_period(configuration.get("ObjectLockConfiguration", {}))
+        return self._lock_default  # type: ignore[return-value]
+
+
+_UNKNOWN = object()
+
+
+def _retention_period(configuration: "ObjectLockConfigurationTypeDef") -> timedelta | None:
+    """A bucket's DefaultRetention as a period (a year counted as 366 days, never too short)."""
+    if configuration.get("ObjectLockEnabled") != "Enabled":
+        return None
+    retention = configuration.get("Rule", {}).get("DefaultRetention", {})
+    return timedelta(days=retention.get("Days", 0) + 366 * retention.get("Years", 0))
 
 
 def _partial_path(path: Path) -> Path:
