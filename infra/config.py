@@ -16,6 +16,7 @@ from typing import Any
 from ledger_backup.contract import (
     DEFAULT_BACKUP_PREFIX,
     DEFAULT_CONTINUATION_MARGIN_SECONDS,
+    DEFAULT_KEEP_LAST,
     DEFAULT_MAX_INVOCATIONS,
     DEFAULT_METRICS_NAMESPACE,
     DEFAULT_RESTORE_WRITERS,
@@ -73,9 +74,43 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_BUCKET_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12}):key/[A-Za-z0-9-]{1,128}$"
+)
 
 # The longest window a CloudWatch alarm with a one-hour period may evaluate (7 days).
 MAX_STALE_AFTER_HOURS = 168
+MAX_DRILL_STALE_AFTER_DAYS = 8
+"""PutMetricAlarm refuses Period x EvaluationPeriods over 604,800 s (7 days). The no-passed-drill alarm
+evaluates drill_stale_after_days - 1 complete UTC days (a wall-clock window), so 8 is the most it can be."""
+OBJECT_LOCK_MODES = frozenset({"GOVERNANCE", "COMPLIANCE"})
+KMS_KEY_CREATE = "create"
+RETIRED_KEYS: Mapping[str, str] = {
+    "backup_retention_days": (
+        "was replaced by keep_last, keep_daily, keep_weekly and keep_monthly: the backup function now prunes "
+        "old backups itself and no lifecycle rule expires them; remove the key and set those instead"
+    ),
+}
+"""Keys that once meant something: refused with what replaced them rather than as unknown."""
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """Where S3 replication copies the backups: a bucket, optionally in another account, region, key."""
+
+    bucket_arn: str
+    account: str | None = None
+    """The destination bucket's owner, when not this account: replicas are then owned by that account."""
+    region: str | None = None
+    """The destination bucket's region (documentation and a check of kms_key_arn's region)."""
+    kms_key_arn: str | None = None
+    """Replicas are encrypted with this key (SSE-KMS, destination region); absent: the bucket's default."""
+
+    @property
+    def bucket_name(self) -> str:
+        """The destination bucket's name (the ARN's last part)."""
+        return self.bucket_arn.rsplit(":", 1)[1]
 
 
 class ConfigError(ValueError):
@@ -102,8 +137,29 @@ class EnvironmentConfig:
     region: str | None = None
     backup_schedule: str = "cron(0 3 * * ? *)"
     backup_prefix: str = DEFAULT_BACKUP_PREFIX
-    backup_retention_days: int = 35
+    keep_last: int = DEFAULT_KEEP_LAST
+    """The newest complete backups the pruner always keeps, whatever their age."""
+    keep_daily: int = 14
+    """Also keep the newest backup of each of the last N days (UTC) that had one: two weeks of dailies."""
+    keep_weekly: int = 8
+    """... of each of the last N ISO weeks: about two months, past the dailies."""
+    keep_monthly: int = 12
+    """... of each of the last N months: a year, the usual audit horizon."""
     noncurrent_version_retention_days: int = 7
+    restore_records_days: int = 30
+    """Restore journals, checkpoints, results and plan reports under <prefix>restores/ expire after this."""
+    object_lock_days: int | None = None
+    """S3 Object Lock default retention of every new object version, in days; None = no Object Lock."""
+    object_lock_mode: str | None = None
+    """GOVERNANCE (s3:BypassGovernanceRetention may lift it) or COMPLIANCE (nobody can), with the days."""
+    replica: ReplicaConfig | None = None
+    """S3 replication of the backups to a second bucket; None = no replication."""
+    kms_key: str | None = None
+    """SSE-KMS for the backup bucket: "create" (a key of this stack) or a key ARN; None = SSE-S3."""
+    drill_schedule: str | None = "cron(0 5 ? * SUN *)"
+    """When the restore function runs {"drill": true}; None = no scheduled drill, no no-passed-drill alarm."""
+    drill_stale_after_days: int = MAX_DRILL_STALE_AFTER_DAYS
+    """The no-passed-drill alarm is on at most this many days after the last RestoreDrillSucceeded."""
     access_log_retention_days: int = 90
     lambda_memory_mb: int = 1024
     lambda_timeout_minutes: int = 15
@@ -182,8 +238,35 @@ def _validate(cfg: EnvironmentConfig) -> None:
     _matches(cfg, "backup_schedule", _SCHEDULE, "must be an EventBridge rate(...) or cron(...) expression")
     _matches(cfg, "backup_prefix", _PREFIX, "must be a relative S3 key prefix ending with '/'")
     _require(not cfg.backup_prefix.startswith("/"), cfg.name, "backup_prefix", "must not start with '/'")
-    _in_range(cfg, "backup_retention_days", 1, 3650)
+    _in_range(cfg, "keep_last", 1, 10_000)
+    for key in ("keep_daily", "keep_weekly", "keep_monthly"):
+        _in_range(cfg, key, 0, 3650)
     _in_range(cfg, "noncurrent_version_retention_days", 1, 3650)
+    _in_range(cfg, "restore_records_days", 1, 3650)
+    _validate_object_lock(cfg)
+    if cfg.replica is not None:
+        _require(isinstance(cfg.replica, ReplicaConfig), cfg.name, "replica", "must be a JSON object or null")
+        _validate_replica(cfg.name, cfg.replica)
+        # S3 replicates SSE-KMS objects only when told a key for the replicas; SSE-S3 ones take none.
+        _require(
+            (cfg.kms_key is None) == (cfg.replica.kms_key_arn is None),
+            cfg.name,
+            "replica.kms_key_arn",
+            "is required with kms_key (S3 replicates SSE-KMS backups only to a named key in the destination "
+            "region)"
+            if cfg.kms_key is not None
+            else "applies only with kms_key: SSE-S3 backups are replicated as SSE-S3 objects",
+        )
+    if cfg.kms_key is not None:
+        _validate_kms_key(cfg)
+    if cfg.drill_schedule is not None:
+        _matches(
+            cfg,
+            "drill_schedule",
+            _SCHEDULE,
+            "must be an EventBridge rate(...) or cron(...) expression or null",
+        )
+    _in_range(cfg, "drill_stale_after_days", 2, MAX_DRILL_STALE_AFTER_DAYS)
     _in_range(cfg, "access_log_retention_days", 1, 3650)
     _in_range(cfg, "lambda_memory_mb", 128, 10240)
     _in_range(cfg, "lambda_timeout_minutes", 1, 15)
@@ -210,13 +293,109 @@ def _validate(cfg: EnvironmentConfig) -> None:
         _matches(cfg, "alarm_email", _EMAIL, "must be an e-mail address")
 
 
+def _validate_object_lock(cfg: EnvironmentConfig) -> None:
+    """Days and mode come together: a mode without days (or days without a mode) is a half-made decision."""
+    if cfg.object_lock_days is None:
+        _require(
+            cfg.object_lock_mode is None, cfg.name, "object_lock_mode", "is set but object_lock_days is not"
+        )
+        return
+    # 100 years: S3's own ceiling for a default retention.
+    _in_range(cfg, "object_lock_days", 1, 36_500)
+    _require(
+        cfg.object_lock_mode in OBJECT_LOCK_MODES,
+        cfg.name,
+        "object_lock_mode",
+        f"must be one of {sorted(OBJECT_LOCK_MODES)} when object_lock_days is set, "
+        f"got {cfg.object_lock_mode!r}",
+    )
+
+
+def _validate_replica(env: str, replica: ReplicaConfig) -> None:
+    """The destination must be a bucket ARN; account and region well formed; the key in that region."""
+    _require(
+        isinstance(replica.bucket_arn, str) and bool(_BUCKET_ARN.match(replica.bucket_arn)),
+        env,
+        "replica.bucket_arn",
+        f"must be an S3 bucket ARN such as arn:aws:s3:::ledger-backups-replica, got {replica.bucket_arn!r}",
+    )
+    if replica.account is not None:
+        _require(
+            isinstance(replica.account, str) and bool(_ACCOUNT.match(replica.account)),
+            env,
+            "replica.account",
+            f"must be a 12-digit AWS account id, got {replica.account!r}",
+        )
+    if replica.region is not None:
+        _require(
+            isinstance(replica.region, str) and bool(_REGION.match(replica.region)),
+            env,
+            "replica.region",
+            f"must be an AWS region such as eu-central-1, got {replica.region!r}",
+        )
+    if replica.kms_key_arn is not None:
+        key_region = _kms_key_region(env, "replica.kms_key_arn", replica.kms_key_arn)
+        # S3 encrypts a replica with a key of the destination bucket's region.
+        _require(
+            replica.region is None or key_region == replica.region,
+            env,
+            "replica.kms_key_arn",
+            f"is in {key_region}, but replica.region is {replica.region}: the key must be in the "
+            "destination bucket's region",
+        )
+
+
+def _kms_key_region(env: str, key: str, value: Any) -> str:
+    """The region of a KMS key ARN; an alias or anything else is refused (IAM grants name the key itself)."""
+    match = _KMS_KEY_ARN.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(
+            f"environment {env!r}: {key}: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>, "
+            f"not an alias), got {value!r}"
+        )
+    return match["region"]
+
+
+def _validate_kms_key(cfg: EnvironmentConfig) -> None:
+    """Either "create" or the ARN of a key (not an alias: IAM grants on an alias do not cover the key)."""
+    if cfg.kms_key == KMS_KEY_CREATE:
+        return
+    key_region = _kms_key_region(cfg.name, "kms_key", cfg.kms_key)
+    _require(
+        cfg.region is None or key_region == cfg.region,
+        cfg.name,
+        "kms_key",
+        f"is in {key_region}, but the stack is pinned to {cfg.region}: S3 needs a key in the bucket's region",
+    )
+
+
+def parse_replica(env: str, raw: Any) -> ReplicaConfig:
+    """Build the replica settings from their cdk.json object, rejecting unknown keys (typos)."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"environment {env!r}: replica: must be a JSON object or null, got {type(raw).__name__}"
+        )
+    unknown = sorted(set(raw) - _REPLICA_FIELDS)
+    if unknown:
+        raise ConfigError(
+            f"environment {env!r}: replica: unknown keys {unknown}; allowed: {sorted(_REPLICA_FIELDS)}"
+        )
+    if "bucket_arn" not in raw:
+        raise ConfigError(f"environment {env!r}: replica.bucket_arn is required")
+    return ReplicaConfig(**raw)
+
+
 _FIELDS = {f.name for f in dataclasses.fields(EnvironmentConfig)}
+_REPLICA_FIELDS = {f.name for f in dataclasses.fields(ReplicaConfig)}
 
 
 def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
     """Build one EnvironmentConfig from its cdk.json entry, rejecting unknown keys (typos)."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"environment {name!r}: must be a JSON object, got {type(raw).__name__}")
+    for key, replacement in RETIRED_KEYS.items():
+        if key in raw:
+            raise ConfigError(f"environment {name!r}: {key}: {replacement}")
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:
         raise ConfigError(
@@ -226,7 +405,10 @@ def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
         raise ConfigError(f"environment {name!r}: 'name' must equal its key or be omitted")
     if "table_name" not in raw:
         raise ConfigError(f"environment {name!r}: table_name is required")
-    return EnvironmentConfig(**{**raw, "name": name})
+    settings = {**raw, "name": name}
+    if raw.get("replica") is not None:
+        settings["replica"] = parse_replica(name, raw["replica"])
+    return EnvironmentConfig(**settings)
 
 
 def parse_environments(raw: Any) -> dict[str, EnvironmentConfig]:

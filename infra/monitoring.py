@@ -1,6 +1,11 @@
-"""Make failure visible: alarms on backup and restore errors, a stale backup and dead letters, sent to SNS."""
+"""Make failure visible: alarms on backup and restore errors, a stale backup, dead letters and restore drills.
+
+Every alarm publishes to one encrypted SNS topic.
+"""
 
 from __future__ import annotations
+
+from typing import cast
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -14,13 +19,28 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from ledger_backup.contract import METRIC_BACKUP_FAILED, METRIC_BACKUP_SUCCEEDED, METRIC_RESTORE_FAILED
+from ledger_backup.contract import (
+    METRIC_BACKUP_FAILED,
+    METRIC_BACKUP_SUCCEEDED,
+    METRIC_RESTORE_DRILL_FAILED,
+    METRIC_RESTORE_DRILL_SUCCEEDED,
+    METRIC_RESTORE_FAILED,
+)
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+DRILL_PERIOD = Duration.days(1)
+"""Drill alarms count whole days: a failed drill stays visible for a day; the staleness is counted in days."""
+WALL_CLOCK_UTC = cloudwatch.CfnAlarm.EvaluationWindowProperty(
+    wall_clock_window=cloudwatch.CfnAlarm.WallClockWindowProperty(timezone="UTC")
+)
+"""Complete calendar days (midnight to midnight UTC) instead of a sliding window: see no_passed_drill."""
 
 
 class BackupAlarms(Construct):
-    """An encrypted SNS topic (optional e-mail subscription) and the four alarms that publish to it."""
+    """An encrypted SNS topic (optional e-mail subscription) and the alarms that publish to it.
+
+    Four always; restore-drill-failed too, and no-passed-drill when drills are scheduled.
+    """
 
     def __init__(
         self,
@@ -106,10 +126,65 @@ class BackupAlarms(Construct):
                 statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)
             ),
         )
-        self.all_alarms = (self.stale_backup, self.backup_errors, self.restore_errors, self.dead_letters)
+        self.drill_failed = cloudwatch.Alarm(
+            self,
+            "RestoreDrillFailed",
+            alarm_name=f"{prefix}-restore-drill-failed",
+            alarm_description=(
+                f"A restore drill failed ({config.metrics_namespace}/{METRIC_RESTORE_DRILL_FAILED}) in the "
+                "last day: the newest backup could not be restored and checked. The restore function's log "
+                "of the drill says why; treat it as a backup you cannot rely on until a drill passes."
+            ),
+            metric=self._powertools_metric(METRIC_RESTORE_DRILL_FAILED, period=DRILL_PERIOD),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.no_passed_drill = self._no_passed_drill() if config.drill_schedule is not None else None
+        self.all_alarms: tuple[cloudwatch.Alarm, ...] = (
+            self.stale_backup,
+            self.backup_errors,
+            self.restore_errors,
+            self.dead_letters,
+            self.drill_failed,
+            *((self.no_passed_drill,) if self.no_passed_drill is not None else ()),
+        )
         """Every alarm of the construct, in the order the dashboard shows them."""
         for alarm in self.all_alarms:
             alarm.add_alarm_action(action)
+
+    def _no_passed_drill(self) -> cloudwatch.Alarm:
+        """No RestoreDrillSucceeded in the last ``drill_stale_after_days - 1`` complete UTC days.
+
+        CloudWatch evaluates at most 7 days (Period x EvaluationPeriods <= 604,800 s), so "8 days" cannot be
+        a sliding window; and a sliding window exactly as long as the drill interval would flap each time
+        the old success slides out just before the new one lands. Daily periods on a wall-clock window
+        (complete days, midnight to midnight UTC) have neither problem: each evaluation sees N - 1 whole
+        days, so the alarm turns on at the first midnight after which N - 1 days held no pass, between
+        N - 1 and N days after the last one. Missing data counts as failure: no drill ran at all.
+        """
+        days = self._config.drill_stale_after_days - 1
+        alarm = cloudwatch.Alarm(
+            self,
+            "NoPassedDrill",
+            alarm_name=f"{self._config.function_name_prefix}-no-passed-drill",
+            alarm_description=(
+                f"No restore drill passed ({self._config.metrics_namespace}/"
+                f"{METRIC_RESTORE_DRILL_SUCCEEDED}) in the last {days} complete UTC days "
+                f"(drill_stale_after_days = {self._config.drill_stale_after_days}): the drill schedule "
+                "stopped, or every drill failed."
+            ),
+            metric=self._powertools_metric(METRIC_RESTORE_DRILL_SUCCEEDED, period=DRILL_PERIOD),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=days,
+            datapoints_to_alarm=days,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        # The L2 Alarm has no evaluation window property (aws-cdk-lib 2.275); its CfnAlarm has.
+        cast(cloudwatch.CfnAlarm, alarm.node.default_child).evaluation_window = WALL_CLOCK_UTC
+        return alarm
 
     def _alarm_on_any(
         self, construct_id: str, *, alarm_name: str, alarm_description: str, metric: cloudwatch.IMetric

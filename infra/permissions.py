@@ -9,6 +9,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
+from infra.config import ReplicaConfig
 from ledger_backup.contract import CREATED_BY_RESTORE_TAG, RESTORES_FOLDER
 
 BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:Scan")
@@ -33,6 +34,23 @@ RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 # checkpoints are deleted (DeleteObjects needs s3:DeleteObject) once the result is recorded. A dry
 # run's plan report goes to <prefix>restores/reports/ (a multipart upload when large).
 RESTORE_PROGRESS_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")
+# With kms_key (SSE-KMS and a bucket key), S3 uses the key on the caller's behalf: GenerateDataKey for
+# each new object (a PUT, a multipart upload, the restore's journal and reports), Decrypt to read one and
+# for each part of a multipart upload. Both functions write and read, so both need exactly these two.
+BUCKET_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+# S3 replication (the replica key): read each new version with its ACL and tags, write it to the
+# destination; never ReplicateDelete, since delete markers are not replicated.
+REPLICATION_SOURCE_BUCKET_ACTIONS = ("s3:GetReplicationConfiguration", "s3:ListBucket")
+REPLICATION_SOURCE_OBJECT_ACTIONS = (
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectVersionForReplication",
+    "s3:GetObjectVersionTagging",
+)
+# Object Lock in the source: the retention and legal hold of each version are replicated with it.
+REPLICATION_OBJECT_LOCK_ACTIONS = ("s3:GetObjectLegalHold", "s3:GetObjectRetention")
+REPLICATION_DESTINATION_ACTIONS = ("s3:ReplicateObject", "s3:ReplicateTags")
+# Another account's replicas become that account's (AccessControlTranslation Owner=Destination).
+REPLICATION_OWNER_OVERRIDE = "s3:ObjectOwnerOverrideToBucketOwner"
 
 
 _CREATED_BY_RESTORE_CONDITION = f"aws:ResourceTag/{CREATED_BY_RESTORE_TAG['Key']}"
@@ -89,36 +107,6 @@ def backup_statements(
         iam.PolicyStatement(
             sid="ContinueBackup", actions=["lambda:InvokeFunction"], resources=[own_function_arn]
         ),
-        *pruning_statements(bucket, prefix),
-    ]
-
-
-# Pruning (ledger_backup/pruning.py) reads whether a backup is under Object Lock before it deletes:
-# the bucket's default retention, and each object's retention and legal hold, which HeadObject shows
-# only to a caller allowed these two. The deletes themselves are BackupObjects' s3:DeleteObject.
-PRUNE_LOCK_BUCKET_ACTIONS = ("s3:GetBucketObjectLockConfiguration",)
-PRUNE_LOCK_OBJECT_ACTIONS = ("s3:GetObjectLegalHold", "s3:GetObjectRetention")
-
-
-def pruning_statements(bucket: s3.IBucket, prefix: str) -> list[iam.PolicyStatement]:
-    """Read Object Lock before pruning; and never delete a restore's journal, whatever else allows it."""
-    return [
-        iam.PolicyStatement(
-            sid="ReadBucketObjectLock", actions=list(PRUNE_LOCK_BUCKET_ACTIONS), resources=[bucket.bucket_arn]
-        ),
-        iam.PolicyStatement(
-            sid="ReadBackupObjectLocks",
-            actions=list(PRUNE_LOCK_OBJECT_ACTIONS),
-            resources=[bucket.arn_for_objects(f"{prefix}*")],
-        ),
-        # The backup role deletes (prunes) backups under the prefix; the restores' journals and
-        # results there are the restore function's, and an explicit Deny wins over any Allow.
-        iam.PolicyStatement(
-            sid="NeverDeleteRestoreJournals",
-            effect=iam.Effect.DENY,
-            actions=["s3:DeleteObject"],
-            resources=[bucket.arn_for_objects(restore_progress_objects(prefix))],
-        ),
     ]
 
 
@@ -164,3 +152,78 @@ def restore_statements(
             sid="ContinueRestore", actions=["lambda:InvokeFunction"], resources=[own_function_arn]
         ),
     ]
+
+
+def kms_via_s3(region: str) -> dict[str, dict[str, str]]:
+    """The key is usable only through S3 in that region: the role cannot decrypt anything by calling KMS."""
+    return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+
+
+def bucket_key_statement(key_arn: str, region: str) -> iam.PolicyStatement:
+    """Read and write objects of the SSE-KMS backup bucket (both functions), through S3 only."""
+    return iam.PolicyStatement(
+        sid="UseBackupBucketKey",
+        actions=list(BUCKET_KEY_ACTIONS),
+        resources=[key_arn],
+        conditions=kms_via_s3(region),
+    )
+
+
+def replication_statements(
+    bucket: s3.IBucket,
+    prefix: str,
+    replica: ReplicaConfig,
+    *,
+    source_key_arn: str | None,
+    source_region: str,
+    object_lock: bool,
+) -> list[iam.PolicyStatement]:
+    """What S3 replication needs (the role S3 assumes): read new versions here, write replicas there.
+
+    The KMS statements appear only with SSE-KMS: Decrypt of the source key through S3 here, Encrypt with
+    the replica key through S3 in the destination region (any S3 region when ``replica.region`` is unset).
+    """
+    statements = [
+        iam.PolicyStatement(
+            sid="ReadReplicationConfiguration",
+            actions=list(REPLICATION_SOURCE_BUCKET_ACTIONS),
+            resources=[bucket.bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="ReadBackupVersions",
+            actions=[
+                *REPLICATION_SOURCE_OBJECT_ACTIONS,
+                *(REPLICATION_OBJECT_LOCK_ACTIONS if object_lock else ()),
+            ],
+            resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ),
+        iam.PolicyStatement(
+            sid="WriteReplicas",
+            actions=[
+                *REPLICATION_DESTINATION_ACTIONS,
+                *((REPLICATION_OWNER_OVERRIDE,) if replica.account is not None else ()),
+            ],
+            resources=[f"{replica.bucket_arn}/{prefix}*"],
+        ),
+    ]
+    if source_key_arn is not None:
+        statements.append(
+            iam.PolicyStatement(
+                sid="DecryptSourceVersions",
+                actions=["kms:Decrypt"],
+                resources=[source_key_arn],
+                conditions=kms_via_s3(source_region),
+            )
+        )
+    if replica.kms_key_arn is not None:
+        statements.append(
+            iam.PolicyStatement(
+                sid="EncryptReplicas",
+                actions=["kms:Encrypt"],
+                resources=[replica.kms_key_arn],
+                conditions=kms_via_s3(replica.region)
+                if replica.region is not None
+                else {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+            )
+        )
+    return statements

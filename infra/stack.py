@@ -19,6 +19,7 @@ from infra.monitoring import BackupAlarms
 from infra.nag import acknowledge, iam5_resource_finding
 from infra.permissions import (
     backup_statements,
+    bucket_key_statement,
     function_arn,
     restore_progress_objects,
     restore_statements,
@@ -29,6 +30,10 @@ from ledger_backup.contract import (
     ENV_BACKUP_BUCKET,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
+    ENV_KEEP_DAILY,
+    ENV_KEEP_LAST,
+    ENV_KEEP_MONTHLY,
+    ENV_KEEP_WEEKLY,
     ENV_LOG_LEVEL,
     ENV_MAX_INVOCATIONS,
     ENV_MAX_ITEMS_PER_SECOND,
@@ -48,6 +53,8 @@ RESTORE_HANDLER = "restore_handler.handler"
 ASYNC_RETRY_ATTEMPTS = 2
 RESTORE_EPHEMERAL_STORAGE_MIB = 2048  # see the restore function below
 RESTORE_PAYLOAD_EXAMPLE = '{"s3_key":"<prefix><table>/<ts>/manifest.json","target_table":"<table>-restored"}'
+DRILL_EVENT = {"drill": True}
+"""What the drill schedule sends the restore function: restore the newest backup into a scratch table."""
 
 
 def stack_environment(config: EnvironmentConfig) -> Environment | None:
@@ -78,8 +85,12 @@ class LedgerBackupStack(Stack):
         data_policy = removal_policy(config)
 
         self.table = ledger_table(self, config)
-        storage = BackupBucket(self, "Backups", config=config)
-        self.bucket = storage.bucket
+        self.storage = BackupBucket(self, "Backups", config=config)
+        self.bucket = self.storage.bucket
+        # With SSE-KMS each function may use the bucket's key through S3, and for nothing else.
+        key_statements = (
+            [] if self.storage.key is None else [bucket_key_statement(self.storage.key.key_arn, self.region)]
+        )
 
         self.failure_queue = sqs.Queue(
             self,
@@ -125,10 +136,21 @@ class LedgerBackupStack(Stack):
             function_name=backup_name,
             description=f"Daily backup of DynamoDB table {config.table_name} to S3",
             handler=BACKUP_HANDLER,
-            environment={**common_env, ENV_SCAN_SEGMENTS: str(config.scan_segments)},
-            statements=backup_statements(
-                self.table.table_arn, self.bucket, config.backup_prefix, function_arn(self, backup_name)
-            ),
+            environment={
+                **common_env,
+                ENV_SCAN_SEGMENTS: str(config.scan_segments),
+                # After each successful backup its pruner keeps these and deletes the older ones.
+                ENV_KEEP_LAST: str(config.keep_last),
+                ENV_KEEP_DAILY: str(config.keep_daily),
+                ENV_KEEP_WEEKLY: str(config.keep_weekly),
+                ENV_KEEP_MONTHLY: str(config.keep_monthly),
+            },
+            statements=[
+                *backup_statements(
+                    self.table.table_arn, self.bucket, config.backup_prefix, function_arn(self, backup_name)
+                ),
+                *key_statements,
+            ],
             **common,
         )
         restore_name = f"{config.function_name_prefix}-restore"
@@ -142,9 +164,16 @@ class LedgerBackupStack(Stack):
             # /tmp holds a plan's on-disk index of both sides (restore/plan.py, about 320 bytes per item):
             # 2 GiB plans a table of about 6 million items; Lambda's default 512 MiB about 1.5 million.
             ephemeral_storage_mib=RESTORE_EPHEMERAL_STORAGE_MIB,
-            statements=restore_statements(
-                self, config.table_name, self.bucket, config.backup_prefix, function_arn(self, restore_name)
-            ),
+            statements=[
+                *restore_statements(
+                    self,
+                    config.table_name,
+                    self.bucket,
+                    config.backup_prefix,
+                    function_arn(self, restore_name),
+                ),
+                *key_statements,
+            ],
             **common,
         )
         self._acknowledge_scoped_wildcards()
@@ -163,6 +192,7 @@ class LedgerBackupStack(Stack):
                 )
             ],
         )
+        self.drill_schedule = self._drill_schedule()
         self.alarms = BackupAlarms(
             self,
             "Alarms",
@@ -182,6 +212,26 @@ class LedgerBackupStack(Stack):
             alarms=list(self.alarms.all_alarms),
         )
         self._outputs()
+
+    def _drill_schedule(self) -> events.Rule | None:
+        """Restore drills on their own schedule: the restore function, invoked with {"drill": true}."""
+        if self.config.drill_schedule is None:
+            return None
+        return events.Rule(
+            self,
+            "RestoreDrill",
+            description=f"Starts the {self.config.name} restore drill (newest backup into a scratch table)",
+            schedule=events.Schedule.expression(self.config.drill_schedule),
+            targets=[
+                targets.LambdaFunction(
+                    self.restore.function,
+                    event=events.RuleTargetInput.from_object(DRILL_EVENT),
+                    retry_attempts=2,
+                    max_event_age=Duration.hours(2),
+                    dead_letter_queue=self.failure_queue,
+                )
+            ],
+        )
 
     def _acknowledge_scoped_wildcards(self) -> None:
         """The remaining IAM5 findings are wildcards *within* a known prefix; each is the narrowest form."""
@@ -224,5 +274,12 @@ class LedgerBackupStack(Stack):
             "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the backup alarms (subscribe here)"),
             "FailedInvocationsQueueUrl": (self.failure_queue.queue_url, "Dead letters of async invocations"),
         }
+        if self.config.replica is not None:
+            outputs["ReplicaBucketName"] = (
+                self.config.replica.bucket_name,
+                "S3 replication copies new backups here (README: Restoring from the replica)",
+            )
+        if self.storage.key is not None:
+            outputs["BackupKeyArn"] = (self.storage.key.key_arn, "KMS key of the backup bucket (SSE-KMS)")
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

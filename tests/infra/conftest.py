@@ -2,7 +2,9 @@
 
 Bundling is skipped here (``aws:cdk:bundling-stacks`` = []): only test_bundling.py pip-installs.
 Besides cdk.json's environments, the session app holds one extra stack that adopts an existing table
-in a pinned account/region with an alarm e-mail, so the other code paths are synthesized and checked too.
+in a pinned account/region with an alarm e-mail, and three with the bucket options (Object Lock in each
+mode, replication with and without another account and KMS, a created and an imported KMS key, no drill
+schedule), so every code path is synthesized, and checked by cdk-nag and cfn-lint, in one synth.
 """
 
 import os
@@ -19,7 +21,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from infra.application import REPO_ROOT, build_app
-from infra.config import ENVIRONMENTS_CONTEXT_KEY, EnvironmentConfig, parse_environments
+from infra.config import ENVIRONMENTS_CONTEXT_KEY, EnvironmentConfig, ReplicaConfig, parse_environments
 from tests.infra import cfn
 
 ADOPTED = EnvironmentConfig(
@@ -37,6 +39,45 @@ ADOPTED = EnvironmentConfig(
     max_invocations=48,
     log_retention_days=365,
 )
+REPLICA_KEY = "arn:aws:kms:eu-central-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+LOCKED = EnvironmentConfig(
+    name="locked",
+    table_name="pipeline-ledger-locked",
+    object_lock_days=30,
+    object_lock_mode="COMPLIANCE",
+    kms_key="create",
+    replica=ReplicaConfig(
+        bucket_arn="arn:aws:s3:::ledger-backups-replica",
+        account="210987654321",
+        region="eu-central-1",
+        kms_key_arn=REPLICA_KEY,
+    ),
+    drill_stale_after_days=4,
+)
+"""Every option on: COMPLIANCE lock, a key of the stack, a replica in another account and region under KMS."""
+IMPORTED_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+GOVERNED = EnvironmentConfig(
+    name="governed",
+    table_name="pipeline-ledger-governed",
+    account="123456789012",
+    region="eu-west-1",
+    object_lock_days=7,
+    object_lock_mode="GOVERNANCE",
+    kms_key=IMPORTED_KEY,
+    replica=ReplicaConfig(
+        bucket_arn="arn:aws:s3:::ledger-backups-governed-replica",
+        kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+    ),
+)
+"""GOVERNANCE lock, an imported key, a replica in this account under KMS, region not named."""
+REPLICATED = EnvironmentConfig(
+    name="replicated",
+    table_name="pipeline-ledger-replicated",
+    replica=ReplicaConfig(bucket_arn="arn:aws:s3:::ledger-backups-plain-replica"),
+    drill_schedule=None,
+)
+"""No lock, SSE-S3, a replica in this account without KMS, and no drill schedule."""
+OPTION_CONFIGS = (LOCKED, GOVERNED, REPLICATED)
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -95,9 +136,10 @@ def cdk_configs() -> dict[str, EnvironmentConfig]:
 def synthesized(
     tmp_path_factory: pytest.TempPathFactory, cdk_configs: dict[str, EnvironmentConfig]
 ) -> Synthesized:
-    """cdk.json's environments plus the adopted-table variant, synthesized once without bundling."""
-    configs = {**cdk_configs, ADOPTED.name: ADOPTED}
-    assert ADOPTED.name not in cdk_configs
+    """cdk.json's environments plus the adopted-table and bucket-option variants, synthesized once."""
+    extra = {c.name: c for c in (ADOPTED, *OPTION_CONFIGS)}
+    configs = {**cdk_configs, **extra}
+    assert not set(extra) & set(cdk_configs)
     context = {**cdk_json_context(), "aws:cdk:bundling-stacks": []}
     return synthesize(tmp_path_factory.mktemp("cdk.out"), configs, context)
 
@@ -133,7 +175,8 @@ def ids(synthesized: Synthesized, env: str) -> dict[str, str]:
         "logs_bucket": next(k for k in cfn.resources(t, "AWS::S3::Bucket") if "AccessLogs" in k),
         "queue": cfn.only(t, "AWS::SQS::Queue"),
         "topic": cfn.only(t, "AWS::SNS::Topic"),
-        "key": cfn.only(t, "AWS::KMS::Key"),
+        # The alarm topic's key (a bucket key of kms_key "create" is the other one).
+        "key": next(k for k in cfn.resources(t, "AWS::KMS::Key") if k.startswith("AlarmsTopicKey")),
         "backup": cfn.function_id(t, f"{prefix}-backup"),
         "restore": cfn.function_id(t, f"{prefix}-restore"),
         "backup_role": cfn.function_role_id(t, f"{prefix}-backup"),

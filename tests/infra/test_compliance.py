@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 
-from tests.infra.conftest import ADOPTED, Synthesized
+from tests.infra.conftest import ADOPTED, OPTION_CONFIGS, Synthesized
 
 # Rule families this app acknowledges, each with a reason in code (see infra/stack.py, infra/functions.py).
 EXPECTED_ACKNOWLEDGED = {"AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-SQS3"}
@@ -64,7 +64,7 @@ def test_no_acknowledgment_is_stale(synthesized: Synthesized) -> None:
     assert recorded == suppressed
 
 
-@pytest.mark.parametrize("env", ["dev", "prod", ADOPTED.name])
+@pytest.mark.parametrize("env", ["dev", "prod", ADOPTED.name, *(c.name for c in OPTION_CONFIGS)])
 def test_cfn_lint_finds_no_errors(synthesized: Synthesized, env: str) -> None:
     region = synthesized.configs[env].region or "us-east-1"
     body = json.dumps(synthesized.template_json(env))

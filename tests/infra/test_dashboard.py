@@ -127,10 +127,11 @@ def test_hours_since_the_last_successful_backup_is_computed_from_backup_succeede
     assert f"alarm after {config.stale_after_hours}" in properties["title"]
 
 
-def test_alarm_status_of_the_four_alarms(synthesized: Synthesized, env: str) -> None:
+def test_alarm_status_of_every_alarm(synthesized: Synthesized, env: str) -> None:
     t = synthesized.template_json(env)
     _, body = _dashboard(synthesized, env)
     (widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
     alarms = {f"<{logical_id}.Arn>" for logical_id in cfn.resources(t, "AWS::CloudWatch::Alarm")}
-    assert len(alarms) == 4
+    # The four of backups, restores and dead letters, and the two of the weekly restore drill.
+    assert len(alarms) == 6
     assert set(widget["properties"]["alarms"]) == alarms

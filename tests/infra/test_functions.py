@@ -29,7 +29,14 @@ def test_functions_runtime_sizing_tracing_and_environment(
         "CONTINUATION_MARGIN_SECONDS": "60",  # both continue past their timeout
         "MAX_INVOCATIONS": str(config.max_invocations),  # ... in chains no longer than this
     }
-    extra = {"SCAN_SEGMENTS": "4"} if kind == "backup" else {"RESTORE_WRITERS": "4"}
+    # The backup's pruner keeps what the environment's keep_* say, after each successful backup.
+    retention = {
+        "KEEP_LAST": str(config.keep_last),
+        "KEEP_DAILY": str(config.keep_daily),
+        "KEEP_WEEKLY": str(config.keep_weekly),
+        "KEEP_MONTHLY": str(config.keep_monthly),
+    }
+    extra = {"SCAN_SEGMENTS": "4", **retention} if kind == "backup" else {"RESTORE_WRITERS": "4"}
     if config.max_items_per_second is not None:
         extra["MAX_ITEMS_PER_SECOND"] = str(config.max_items_per_second)
     template(synthesized, env).has_resource_properties(
@@ -88,7 +95,7 @@ def test_daily_schedule_invokes_backup_with_retries_and_dead_letter(
     config = synthesized.configs[env]
     i = ids(synthesized, env)
     t = template(synthesized, env)
-    t.resource_count_is("AWS::Events::Rule", 1)
+    t.resource_count_is("AWS::Events::Rule", 2)  # and the restore drill's (tests/infra/test_options.py)
     t.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -120,16 +127,25 @@ def test_cdk_json_schedules_are_once_a_day(cdk_configs: dict[str, EnvironmentCon
         assert config.backup_schedule == "cron(0 3 * * ? *)", config.name
 
 
-def test_restore_is_on_demand_only(synthesized: Synthesized, env: str) -> None:
+def test_restore_is_on_demand_but_for_the_drill(synthesized: Synthesized, env: str) -> None:
     t = synthesized.template_json(env)
     restore = ids(synthesized, env)["restore"]
     permissions = [
-        p
+        p["Properties"]
         for p in cfn.resources(t, "AWS::Lambda::Permission").values()
         if restore in json.dumps(p["Properties"]["FunctionName"])
     ]
-    assert permissions == []  # nothing (no rule, no service) may invoke it; operators invoke with IAM
-    assert restore not in json.dumps(cfn.resources(t, "AWS::Events::Rule"))
+    rules = {
+        rule_id: rule["Properties"]
+        for rule_id, rule in cfn.resources(t, "AWS::Events::Rule").items()
+        if restore in json.dumps(rule["Properties"]["Targets"])
+    }
+    # Only the drill rule may invoke it, and only with {"drill": true}; operators invoke with IAM.
+    [(drill_id, drill)] = rules.items()
+    assert [target["Input"] for target in drill["Targets"]] == ['{"drill":true}']
+    assert [(p["Principal"], p["SourceArn"]) for p in permissions] == [
+        ("events.amazonaws.com", {"Fn::GetAtt": [drill_id, "Arn"]})
+    ]
 
 
 def test_async_invocation_failures_go_to_the_dead_letter_queue(synthesized: Synthesized, env: str) -> None:

@@ -98,7 +98,7 @@ def test_dead_letters_alarm_and_every_alarm_notifies_the_topic(synthesized: Synt
     i = ids(synthesized, env)
     t = synthesized.template_json(env)
     alarms = cfn.resources(t, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 4
+    assert len(alarms) == 6  # with the two restore drill alarms (tests/infra/test_options.py)
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": i["topic"]}] for a in alarms.values())
     template(synthesized, env).has_resource_properties(
         "AWS::CloudWatch::Alarm",

@@ -82,31 +82,36 @@ def test_backup_bucket_private_encrypted_versioned_logged_and_retained(
     )
 
 
-def test_backup_lifecycle_expires_backups_old_versions_and_uploads(
-    synthesized: Synthesized, env: str
-) -> None:
+def test_lifecycle_never_expires_a_current_backup(synthesized: Synthesized, env: str) -> None:
+    """Old versions, delete markers, abandoned uploads and restore records only: the pruner owns backups."""
     config = synthesized.configs[env]
     bucket = synthesized.template_json(env)["Resources"][ids(synthesized, env)["bucket"]]
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    expire = next(rule for rule in rules if "ExpirationInDays" in rule)
-    assert expire == {
-        "Id": "expire-backups",
-        "Status": "Enabled",
-        "ExpirationInDays": config.backup_retention_days,
-        "NoncurrentVersionExpiration": {"NoncurrentDays": config.noncurrent_version_retention_days},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-    }  # no Prefix/Filter: it applies to every object in the bucket
-    assert {
-        "Id": "remove-expired-delete-markers",
-        "Status": "Enabled",
-        "ExpiredObjectDeleteMarker": True,
-    } in rules
+    assert rules == [
+        {
+            "Id": "expire-noncurrent-versions",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": config.noncurrent_version_retention_days},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },  # no Prefix/Filter: every object's old versions and uploads
+        {"Id": "remove-expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
+        {
+            "Id": "expire-restore-records",
+            "Status": "Enabled",
+            "Prefix": f"{config.backup_prefix}restores/",
+            "ExpirationInDays": config.restore_records_days,
+        },
+    ]
 
 
-def test_retention_days_come_from_each_environment(cdk_configs: dict[str, EnvironmentConfig]) -> None:
-    # dev keeps a week, prod five weeks (cdk.json); the templates follow the configs (test above).
-    assert cdk_configs["dev"].backup_retention_days == 7
-    assert cdk_configs["prod"].backup_retention_days == 35
+def test_retention_comes_from_each_environment(cdk_configs: dict[str, EnvironmentConfig]) -> None:
+    """dev keeps a few recent backups; prod a week, two weeks of dailies, two months of weeklies, a year."""
+    retention = {
+        name: (c.keep_last, c.keep_daily, c.keep_weekly, c.keep_monthly) for name, c in cdk_configs.items()
+    }
+    assert retention["dev"] == (3, 3, 1, 0)
+    assert retention["prod"] == (7, 14, 8, 12)
+    assert (cdk_configs["dev"].restore_records_days, cdk_configs["prod"].restore_records_days) == (7, 30)
 
 
 def test_every_bucket_denies_requests_without_tls(synthesized: Synthesized, env: str) -> None:
