@@ -107,6 +107,36 @@ def backup_statements(
         iam.PolicyStatement(
             sid="ContinueBackup", actions=["lambda:InvokeFunction"], resources=[own_function_arn]
         ),
+        *pruning_statements(bucket, prefix),
+    ]
+
+
+# Pruning (ledger_backup/pruning.py) reads whether a backup is under Object Lock before it deletes:
+# the bucket's default retention, and each object's retention and legal hold, which HeadObject shows
+# only to a caller allowed these two. The deletes themselves are BackupObjects' s3:DeleteObject.
+PRUNE_LOCK_BUCKET_ACTIONS = ("s3:GetBucketObjectLockConfiguration",)
+PRUNE_LOCK_OBJECT_ACTIONS = ("s3:GetObjectLegalHold", "s3:GetObjectRetention")
+
+
+def pruning_statements(bucket: s3.IBucket, prefix: str) -> list[iam.PolicyStatement]:
+    """Read Object Lock before pruning; and never delete a restore's journal, whatever else allows it."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadBucketObjectLock", actions=list(PRUNE_LOCK_BUCKET_ACTIONS), resources=[bucket.bucket_arn]
+        ),
+        iam.PolicyStatement(
+            sid="ReadBackupObjectLocks",
+            actions=list(PRUNE_LOCK_OBJECT_ACTIONS),
+            resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ),
+        # The backup role deletes (prunes) backups under the prefix; the restores' journals and
+        # results there are the restore function's, and an explicit Deny wins over any Allow.
+        iam.PolicyStatement(
+            sid="NeverDeleteRestoreJournals",
+            effect=iam.Effect.DENY,
+            actions=["s3:DeleteObject"],
+            resources=[bucket.arn_for_objects(restore_progress_objects(prefix))],
+        ),
     ]
 
 
