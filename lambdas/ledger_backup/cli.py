@@ -642,6 +642,7 @@ def _add_copy_command(commands: Any) -> None:
     copying.add_argument(
         "--to",
         required=True,
+        metavar="DEST",
         help="s3://bucket[/prefix] or a local folder; the copy lands in <prefix><table>/<backup folder>/",
     )
     copying.add_argument(
