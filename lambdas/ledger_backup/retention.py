@@ -251,7 +251,7 @@ def _complete(
         lock = None
     if why:
         return Verdict(backup.folder, COMPLETE, KEEP, tuple(why), backup, lock)
-    return Verdict(backup.folder, COMPLETE, PRUNE, (_outside(backup, policy),), backup)
+    return Verdict(backup.folder, COMPLETE, PRUNE, (_outside(backup),), backup)
 
 
 def _incomplete(folder: IncompleteFolder, now: datetime, lock: ObjectLock | None) -> Verdict:
@@ -267,10 +267,12 @@ def _incomplete(folder: IncompleteFolder, now: datetime, lock: ObjectLock | None
     return Verdict(folder.folder, INCOMPLETE, PRUNE, ("an interrupted prune: its manifest is gone",))
 
 
-def _outside(backup: Backup, policy: RetentionPolicy) -> str:
-    """Why a backup goes: past the floor and claimed by no period (nor by its expired label)."""
+def _outside(backup: Backup) -> str:
+    """Why a backup goes: past the floor and claimed by no period (nor by its expired label).
+
+    The policy itself is stated once beside the verdicts (RetentionPlan.policy), not in each.
+    """
     until = retain_until_of(backup)
-    label = ""
-    if until is not None:
-        label = f"; label {backup.manifest.label or '(none)'} ended {_moment(until)}"
-    return f"outside the policy ({policy.describe()}){label}"
+    if until is None:
+        return "outside the policy"
+    return f"outside the policy; label {backup.manifest.label or '(none)'} ended {_moment(until)}"

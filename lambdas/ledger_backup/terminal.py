@@ -174,22 +174,24 @@ _OUTCOME_STYLE = {"kept": "green", "deleted": "red", "would delete": "yellow", "
 
 
 def prune_table(answer: dict[str, Any], stream: TextIO) -> None:
-    """`prune` for a person: every folder, newest first, KEEP or PRUNE and the reasons, then a summary."""
+    """`prune` for a person: the policy, each folder newest first with KEEP or PRUNE and why, the sum."""
     console = Console(file=stream)
+    rows = answer["backups"]
+    policy = ", ".join(f"{k} {v}" for k, v in answer["policy"].items())
+    where = rows[0]["backup"].rstrip("/").rpartition("/")[0] + "/" if rows else ""
+    console.print(f"{where} as at {_when(answer['now'])}: {policy}", markup=False, highlight=False)
     table = Table(box=None, header_style="bold")
-    table.add_column("finished", no_wrap=True)
-    table.add_column("", no_wrap=True)
-    table.add_column("why", overflow="fold")
-    table.add_column("backup", overflow="fold")
-    for row in answer["backups"]:
+    for name in ("backup", "finished", "", "why"):
+        table.add_column(name, no_wrap=name != "why", overflow="fold")
+    for row in rows:
         finished = _when(str(row["finished_at"])) if row["finished_at"] else row["status"]
         action = Text(row["action"].upper(), style=_OUTCOME_STYLE.get(row["outcome"], ""))
-        table.add_row(finished, action, "; ".join(row["reasons"]), Text(row["backup"]))
+        name = row["backup"].rstrip("/").rpartition("/")[2]
+        table.add_row(name, finished, action, "; ".join(row["reasons"]))
     console.print(table)
     verb = "would delete" if answer["dry_run"] else "deleted"
-    policy = ", ".join(f"{k} {v}" for k, v in answer["policy"].items())
     console.print(
-        f"{policy}, as at {_when(answer['now'])}: {verb} {_count_of(answer)}, kept {answer['kept']}"
+        f"{verb} {_count_of(answer)}, kept {answer['kept']}"
         + (f", {len(answer['locked'])} locked" if answer["locked"] else "")
         + (f", {len(answer['failed'])} failed" if answer["failed"] else ""),
         markup=False,
