@@ -213,6 +213,8 @@ def _drill(
                 journal=journal,
                 options=options,
                 should_pause=should_pause,
+                time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+                margin_seconds=settings.continuation_margin_seconds,
             )
         else:
             if resumed is None or resumed.drill is None:  # pragma: no cover - the handler routes only drills

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ledger_backup.errors import InvalidRequest
-from ledger_backup.restore.drill import DrillPassed, check_drill_table, drill_table_name
+from ledger_backup.restore.drill import DrillPassed, check_drill_table, drill_table_name, proof_fits
 from runtime.events import DrillEvent, RestoreRequest, parse_restore_event
 from runtime.policy import check_drill
 from runtime.settings import Settings
@@ -93,3 +93,13 @@ def test_the_answer_says_drill_passed() -> None:
         "seconds",
         "table_deleted",
     ]
+
+
+@pytest.mark.parametrize(
+    ("time_left", "restore_seconds", "fits"),
+    [(900.0, 30.0, True), (90.0, 30.0, True), (89.0, 30.0, False), (61.0, 0.5, True), (60.2, 0.5, False)],
+)
+def test_the_proof_starts_only_with_as_much_time_beyond_the_margin_as_the_restore_took(
+    time_left: float, restore_seconds: float, fits: bool
+) -> None:
+    assert proof_fits(time_left, 60.0, restore_seconds) is fits

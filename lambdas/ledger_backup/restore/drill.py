@@ -11,11 +11,13 @@ RestoreDrillFailed naming the backup and the problem.
 The ledger is never a drill's target: the table's name is checked before the restore, when a
 drill resumes from a checkpoint (which anyone with access to the bucket could have written),
 and before the table is deleted. A long drill checkpoints and continues like any restore; its
-checkpoints record `drill`, so a continued or resumed drill stays a drill and the invocation
-that finishes the writes makes the proof and deletes the table.
+checkpoints record `drill`, so a continued or resumed drill stays a drill. The proof gets an
+invocation of its own (a checkpoint with every item written, then a continuation) when the
+writes needed more than one invocation or left less time than they took.
 """
 
 import logging
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, replace
@@ -29,7 +31,14 @@ from ledger_backup.aws.tables import describe_table
 from ledger_backup.errors import CorruptBackup, InvalidRequest, RestoreDrillFailed, TargetBusy
 from ledger_backup.names import TABLE_NAME_PATTERN
 from ledger_backup.restore.claim import TargetClaims
-from ledger_backup.restore.journal import RestoreInProgress, RestoreJournal, RestoreProgress, RestoreResult
+from ledger_backup.restore.journal import (
+    VERIFY,
+    WRITE,
+    RestoreInProgress,
+    RestoreJournal,
+    RestoreProgress,
+    RestoreResult,
+)
 from ledger_backup.restore.run import RestoreOptions, resume_restore, start_restore
 from ledger_backup.restore.target import delete_created_table
 from ledger_backup.restore.verify import compare_with_table
@@ -48,6 +57,7 @@ __all__ = [
     "abandon_drill",
     "check_drill_table",
     "drill_table_name",
+    "proof_fits",
     "resume_drill",
     "start_drill",
 ]
@@ -104,9 +114,13 @@ def start_drill(
     journal: RestoreJournal,
     options: RestoreOptions,
     should_pause: "Callable[[], bool]",
+    time_left: "Callable[[], float]" = lambda: math.inf,
+    margin_seconds: float = 0.0,
 ) -> DrillPassed | RestoreInProgress:
     """Restore the backup (`s3_key`, else the newest complete one) into a new drill table, then prove it.
 
+    The proof is made in this invocation when the `time_left()` (seconds) beyond `margin_seconds`
+    allows it (`proof_fits`), else handed to the next one (a checkpoint with every item written).
     Raises RestoreDrillFailed, after deleting the drill table if there is one, on any failure.
     """
     began = time.monotonic()
@@ -137,6 +151,8 @@ def start_drill(
         )
         if isinstance(outcome, RestoreInProgress):
             return outcome
+        if not proof_fits(time_left(), margin_seconds, outcome.duration_seconds):
+            return _hand_off(journal, source, outcome)
         return _prove(dynamodb, source, outcome, ledger_table, began)
     except TargetBusy as exc:  # the table is not this drill's (it existed, or someone else made it): kept
         raise RestoreDrillFailed(f"restore drill of {backup} failed: {exc}") from exc
@@ -155,7 +171,12 @@ def resume_drill(
     options: RestoreOptions,
     should_pause: "Callable[[], bool]",
 ) -> DrillPassed | RestoreInProgress:
-    """Carry on a drill from its checkpoint (`progress` is what it holds); prove it once the writes end."""
+    """Carry on a drill from its checkpoint (`progress` is what it holds).
+
+    A checkpoint saved once every item was written (and the restore's result recorded) is the
+    proof's turn: it is made here. Otherwise the writes go on, and once they end the proof is
+    handed to a fresh invocation, since these writes took part of this one's time.
+    """
     began = time.monotonic()
     check_drill_table(progress.target_table, ledger_table)  # before anything, even the clean-up, touches it
     if not progress.table_created:
@@ -164,13 +185,18 @@ def resume_drill(
             "was not created by the drill: a drill writes only into a table of its own"
         )
     try:
+        recorded = journal.result(progress.restore_id) if _all_written(progress) else None
+        if recorded is not None:
+            source = open_source(journal.store, progress.source_key)
+            passed = _prove(dynamodb, source, RestoreResult.from_json(recorded), ledger_table, began)
+            _discard(journal, progress.restore_id)
+            return passed
         outcome = resume_restore(
             dynamodb, journal, checkpoint_key, options=options, should_pause=should_pause
         )
         if isinstance(outcome, RestoreInProgress):
             return outcome
-        source = open_source(journal.store, progress.source_key)
-        return _prove(dynamodb, source, outcome, ledger_table, began)
+        return _hand_off(journal, open_source(journal.store, progress.source_key), outcome)
     except Exception as exc:
         _forget(journal, progress.target_table, progress.restore_id)
         raise _failed(dynamodb, progress.source_key, progress.target_table, exc) from exc
@@ -185,6 +211,55 @@ def abandon_drill(
     """
     _forget(journal, paused.target_table, paused.restore_id)
     return _failed(dynamodb, paused.source, paused.target_table, problem)
+
+
+def proof_fits(time_left: float, margin_seconds: float, restore_seconds: float) -> bool:
+    """Whether the proof may start in this invocation: the time left beyond the margin must be at
+    least the restore's own duration. The proof reads the backup once and Scans the table; the
+    restore read the same backup and wrote every item, which is slower than a Scan reads it."""
+    return time_left - margin_seconds >= restore_seconds
+
+
+def _all_written(progress: RestoreProgress) -> bool:
+    return (
+        progress.phase != VERIFY
+        and progress.expected_items is not None
+        and progress.items_restored >= progress.expected_items
+    )
+
+
+def _hand_off(journal: RestoreJournal, source: Source, restored: RestoreResult) -> RestoreInProgress:
+    """Every item is in the drill table and the result recorded: a checkpoint of that, so the next
+    invocation (a whole one) makes the proof and deletes the table."""
+    if source.schema is None:  # pragma: no cover - a drill opens this tool's backups only, which record it
+        raise CorruptBackup(f"{source.location} records no key schema")
+    progress = RestoreProgress(
+        restore_id=restored.restore_id,
+        source_key=source.key,
+        source_location=source.location,
+        target_table=restored.target_table,
+        schema=source.schema,
+        schema_from=restored.schema_from,
+        table_created=True,
+        expected_items=source.expected_items,
+        started_at=datetime.now(UTC).isoformat(),
+        part_index=len(source.parts),
+        items_restored=restored.items_restored,
+        invocations=restored.invocations,
+        phase=WRITE,
+        verified_items=restored.items_restored,
+        drill=True,
+    )
+    key = journal.save(progress, "proof")
+    logger.info("drill restored: its proof goes to the next invocation", extra={"checkpoint": key})
+    return journal.in_progress(progress, key)
+
+
+def _discard(journal: RestoreJournal, restore_id: str) -> None:
+    try:
+        journal.discard_checkpoints(restore_id)
+    except Exception:
+        logger.warning("could not delete the drill's proof checkpoint", exc_info=True)
 
 
 def _prove(
