@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger_backup.contract import (
+    BACKUP_METHODS,
+    DEFAULT_BACKUP_METHOD,
     DEFAULT_BACKUP_PREFIX,
     DEFAULT_CONTINUATION_MARGIN_SECONDS,
     DEFAULT_KEEP_LAST,
@@ -22,6 +24,7 @@ from ledger_backup.contract import (
     DEFAULT_RESTORE_WRITERS,
     DEFAULT_SCAN_SEGMENTS,
     DEFAULT_SERVICE_NAME,
+    EXPORT_JOBS_FOLDER,
     MAX_INVOCATIONS_CEILING,
     RESTORES_FOLDER,
 )
@@ -183,6 +186,10 @@ class EnvironmentConfig:
     alarm_email: str | None = None
     stale_after_hours: int = 26
     """Alarm when no BackupSucceeded datapoint was recorded for this many hours."""
+    backup_method: str = DEFAULT_BACKUP_METHOD
+    """"scan" (a parallel Scan) or "export" (DynamoDB's export to S3: one moment, no read capacity, PITR)."""
+    incremental_schedule: str | None = None
+    """With backup_method export: when an incremental export extends the newest full one; None = none."""
 
     def __post_init__(self) -> None:
         """Fill derived defaults and reject invalid values before any construct is built."""
@@ -291,6 +298,37 @@ def _validate(cfg: EnvironmentConfig) -> None:
     _require(not cfg.metrics_namespace.startswith("AWS/"), cfg.name, "metrics_namespace", "AWS/ is reserved")
     if cfg.alarm_email is not None:
         _matches(cfg, "alarm_email", _EMAIL, "must be an e-mail address")
+    _validate_backup_method(cfg)
+
+
+def _validate_backup_method(cfg: EnvironmentConfig) -> None:
+    """Incremental exports extend a full export, so they need backup_method export."""
+    _require(
+        cfg.backup_method in BACKUP_METHODS,
+        cfg.name,
+        "backup_method",
+        f"must be one of {', '.join(BACKUP_METHODS)}, got {cfg.backup_method!r}",
+    )
+    _require(
+        cfg.table_name != EXPORT_JOBS_FOLDER.rstrip("/"),
+        cfg.name,
+        "table_name",
+        f"{cfg.table_name!r} is reserved: export backups in progress are kept under "
+        f"<backup_prefix>{EXPORT_JOBS_FOLDER}",
+    )
+    if cfg.incremental_schedule is not None:
+        _matches(
+            cfg,
+            "incremental_schedule",
+            _SCHEDULE,
+            "must be an EventBridge rate(...) or cron(...) expression or null",
+        )
+        _require(
+            cfg.backup_method == "export",
+            cfg.name,
+            "incremental_schedule",
+            'needs "backup_method": "export": incremental exports extend the newest full export backup',
+        )
 
 
 def _validate_object_lock(cfg: EnvironmentConfig) -> None:

@@ -257,3 +257,31 @@ def replication_statements(
             )
         )
     return statements
+
+
+# backup_method export (ledger_backup/backup/export.py): DescribeContinuousBackups to refuse a table
+# without PITR by name; ExportTableToPointInTime on the table; DescribeExport on its exports. DynamoDB
+# writes the export's objects with the caller's permissions: AWS's guide lists s3:AbortMultipartUpload,
+# s3:PutObject and s3:PutObjectAcl on the destination (BackupObjects has the first two under the prefix).
+EXPORT_TABLE_ACTIONS = ("dynamodb:DescribeContinuousBackups", "dynamodb:ExportTableToPointInTime")
+EXPORT_DESCRIBE_ACTIONS = ("dynamodb:DescribeExport",)
+EXPORT_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl")
+
+
+def export_statements(table_arn: str, bucket: s3.IBucket, prefix: str) -> list[iam.PolicyStatement]:
+    """Start exports of the ledger table into the backup prefix and follow them (backup_method export)."""
+    return [
+        iam.PolicyStatement(
+            sid="ExportLedgerTable", actions=list(EXPORT_TABLE_ACTIONS), resources=[table_arn]
+        ),
+        iam.PolicyStatement(
+            sid="DescribeLedgerExports",
+            actions=list(EXPORT_DESCRIBE_ACTIONS),
+            resources=[f"{table_arn}/export/*"],
+        ),
+        iam.PolicyStatement(
+            sid="ExportObjects",
+            actions=list(EXPORT_OBJECT_ACTIONS),
+            resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ),
+    ]

@@ -19,6 +19,7 @@ from infra.monitoring import BackupAlarms
 from infra.nag import acknowledge, iam5_resource_finding
 from infra.permissions import (
     backup_statements,
+    export_statements,
     bucket_key_statement,
     function_arn,
     restore_progress_objects,
@@ -28,6 +29,7 @@ from infra.permissions import (
 from infra.storage import BackupBucket, ledger_table, removal_policy
 from ledger_backup.contract import (
     ENV_BACKUP_BUCKET,
+    ENV_BACKUP_METHOD,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
     ENV_KEEP_DAILY,
@@ -42,6 +44,7 @@ from ledger_backup.contract import (
     ENV_SCAN_SEGMENTS,
     ENV_SERVICE_NAME,
     ENV_TABLE_NAME,
+    EXPORT_POLL_MINUTES,
     RESTORES_FOLDER,
 )
 
@@ -177,6 +180,7 @@ class LedgerBackupStack(Stack):
             **common,
         )
         self._acknowledge_scoped_wildcards()
+        self._export_backups()
 
         self.schedule = events.Rule(
             self,
@@ -232,6 +236,58 @@ class LedgerBackupStack(Stack):
                 )
             ],
         )
+
+    def _export_backups(self) -> None:
+        """backup_method export: its permissions, the export-poll rule and the incremental rule.
+
+        An export runs for minutes to hours without the function, and Lambda's async Invoke has no
+        delay, so a fixed rule polls every EXPORT_POLL_MINUTES: no resources made at run time, and a
+        missed or failed poll is simply followed by the next one (backup/export.py).
+        """
+        config = self.config
+        self.backup.function.add_environment(ENV_BACKUP_METHOD, config.backup_method)
+        if config.backup_method != "export":
+            return
+        for statement in export_statements(self.table.table_arn, self.bucket, config.backup_prefix):
+            self.backup.role.add_to_principal_policy(statement)
+        acknowledge(
+            self.backup.role,
+            iam5_resource_finding(self, f"{self.table.table_arn}/export/*"),
+            "Export ARNs are made by DynamoDB per export (table/<ledger>/export/<ExportId>); DescribeExport "
+            "is limited to the ledger table's exports.",
+        )
+        poll_minutes = Duration.minutes(EXPORT_POLL_MINUTES)
+        self.export_poll = events.Rule(
+            self,
+            "ExportPoll",
+            description=f"Checks the {config.name} ledger's running exports and catalogs finished ones",
+            schedule=events.Schedule.rate(poll_minutes),
+            targets=[
+                targets.LambdaFunction(
+                    self.backup.function,
+                    event=events.RuleTargetInput.from_object({"export_poll": True}),
+                    retry_attempts=0,  # the next poll comes in EXPORT_POLL_MINUTES anyway
+                    max_event_age=Duration.minutes(EXPORT_POLL_MINUTES * 2),
+                    dead_letter_queue=self.failure_queue,
+                )
+            ],
+        )
+        if config.incremental_schedule is not None:
+            self.incremental_schedule = events.Rule(
+                self,
+                "IncrementalExport",
+                description=f"Starts an incremental export of the {config.name} ledger",
+                schedule=events.Schedule.expression(config.incremental_schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        self.backup.function,
+                        event=events.RuleTargetInput.from_object({"incremental": True}),
+                        retry_attempts=2,
+                        max_event_age=Duration.hours(1),
+                        dead_letter_queue=self.failure_queue,
+                    )
+                ],
+            )
 
     def _acknowledge_scoped_wildcards(self) -> None:
         """The remaining IAM5 findings are wildcards *within* a known prefix; each is the narrowest form."""

@@ -3,6 +3,10 @@
 A backup that would not finish before the function's timeout pauses at a checkpoint and
 invokes this function again with `{"continuation": {"checkpoint_key": ..., "invocation": n}}`, up to
 MAX_INVOCATIONS times in one chain (runtime/invocation.py).
+
+With BACKUP_METHOD=export the backup is DynamoDB's export instead (ledger_backup.backup.export):
+this invocation starts it and answers "continuing"; the export-poll schedule's `{"export_poll": true}`
+waits for it and catalogs it; the incremental schedule's `{"incremental": true}` adds a link.
 """
 
 from datetime import UTC, datetime
@@ -12,6 +16,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ledger_backup.aws.clients import dynamodb_client, s3_client
+from ledger_backup.backup.export import (
+    ExportBackupResult,
+    ExportPending,
+    ExportRefused,
+    IncrementalResult,
+    IncrementalSkipped,
+    poll_exports,
+    start_export_backup,
+    start_incremental_export,
+)
 from ledger_backup.backup.run import (
     BackupInProgress,
     BackupLabel,
@@ -30,6 +44,7 @@ from ledger_backup.contract import (
     METRIC_ITEMS_BACKED_UP,
     METRIC_PRUNE_FAILED,
 )
+from ledger_backup.errors import CorruptBackup, InvalidRequest
 from ledger_backup.pruning import prune
 from ledger_backup.storage.stores import S3Store
 from runtime import continuation, invocation, policy
@@ -49,6 +64,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         trigger = parse_backup_trigger(event)
         settings = Settings.from_environ()
         logger.append_keys(table=settings.table_name, trigger=trigger.description)
+        if trigger.action == "export_poll":
+            return _poll(settings, context)
+        if trigger.action == "incremental" or (
+            trigger.checkpoint_key is None and settings.backup_method == "export"
+        ):
+            return _start_export(trigger.action == "incremental", settings)
         outcome = _run(trigger.checkpoint_key, settings, context, trigger.label)
         if isinstance(outcome, BackupInProgress):
             chain = invocation.Chain(trigger.invocation, settings.max_invocations)
@@ -85,6 +106,65 @@ def _prune(settings: Settings) -> dict[str, Any]:
     answer = result.to_json(store)
     answer.pop("backups")  # the CLI's `prune --dry-run` lists every folder; the answer stays short
     return {"status": "failed" if result.failed else "done", **answer}
+
+
+def _start_export(incremental: bool, settings: Settings) -> dict[str, Any]:
+    """Ask DynamoDB for the export and answer "continuing": the export-poll schedule takes it from here."""
+    if settings.backup_method != "export":
+        raise InvalidRequest(
+            '{"incremental": true} needs backup_method export: incremental exports follow a full export '
+            f"backup, and this function backs up by {settings.backup_method} (cdk.json backup_method)"
+        )
+    dynamodb = dynamodb_client()
+    store = S3Store(s3_client(), settings.bucket)
+    start = start_incremental_export if incremental else start_export_backup
+    started: ExportPending | IncrementalSkipped = start(
+        dynamodb,
+        store,
+        settings.bucket,
+        settings.table_name,
+        prefix=settings.prefix,
+    )
+    if isinstance(started, ExportPending):
+        invocation.count(METRIC_BACKUP_CONTINUED)
+    return {**started.to_json(), "bucket": settings.bucket}
+
+
+def _poll(settings: Settings, context: LambdaContext) -> dict[str, Any]:
+    """Check each running export; count the cataloged ones; fail (once per export) for a refused one."""
+    outcomes = poll_exports(
+        dynamodb_client(),
+        S3Store(s3_client(), settings.bucket),
+        settings.table_name,
+        prefix=settings.prefix,
+        should_pause=continuation.pause_condition(context, settings.continuation_margin_seconds),
+        claim_seconds=context.get_remaining_time_in_millis() / 1000,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, ExportBackupResult):
+            invocation.count(METRIC_BACKUP_SUCCEEDED)
+            invocation.count(METRIC_ITEMS_BACKED_UP, outcome.backup.item_count)
+            invocation.count(METRIC_BACKUP_BYTES, outcome.backup.compressed_bytes, MetricUnit.Bytes)
+            invocation.count(METRIC_BACKUP_DURATION, outcome.backup.duration_seconds, MetricUnit.Seconds)
+        elif isinstance(outcome, IncrementalResult):
+            invocation.count(METRIC_BACKUP_SUCCEEDED)
+            invocation.count(METRIC_BACKUP_BYTES, outcome.link.compressed_bytes, MetricUnit.Bytes)
+    refused = [o for o in outcomes if isinstance(o, ExportRefused)]
+    if refused:
+        raise CorruptBackup(
+            "; ".join(
+                f"export {o.job.export_arn} into {o.location} was not cataloged: {o.problem}" for o in refused
+            )
+        )
+    answers = [o.to_json() for o in outcomes]
+    status = "idle" if not answers else "polled"
+    return {
+        "status": status,
+        "method": "export",
+        "table": settings.table_name,
+        "exports": answers,
+        "bucket": settings.bucket,
+    }
 
 
 def _by_hand(outcome: BackupInProgress) -> invocation.ByHand:

@@ -69,6 +69,7 @@ def write_export(
     to_time: str | None = None,
     recorded_root: str | None = None,
     data_keys: Sequence[str] | None = None,
+    arn: str | None = None,
 ) -> str:
     """Write the export's manifests (and its data files unless `data_keys` names existing ones).
 
@@ -93,7 +94,7 @@ def write_export(
     files_json = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     summary: dict[str, Any] = {
         "version": "2020-06-30" if kind == "FULL_EXPORT" else "2023-08-01",
-        "exportArn": export_arn(table, export_id),
+        "exportArn": arn or export_arn(table, export_id),
         "startTime": "2026-12-04T03:00:01.000Z",
         "endTime": "2026-12-04T03:07:43.897Z",
         "tableArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}",

@@ -223,6 +223,41 @@ def parse_event(event: Any, model: type[Model]) -> Model:
         raise InvalidRequest(f"invalid {model.__name__}: {describe(exc)}") from None
 
 
+def _must_be_true(value: bool) -> bool:
+    if not value:
+        raise ValueError("must be true (false asks for nothing)")
+    return value
+
+
+class IncrementalExportRequest(BaseModel):
+    """`{"incremental": true}`: the incremental schedule's event (backup_method export only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    incremental: StrictBool
+
+    @field_validator("incremental")
+    @classmethod
+    def _only_true(cls, value: bool) -> bool:
+        return _must_be_true(value)
+
+
+class ExportPollRequest(BaseModel):
+    """`{"export_poll": true}`: the export-poll schedule's event: check running exports, catalog done ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    export_poll: StrictBool
+
+    @field_validator("export_poll")
+    @classmethod
+    def _only_true(cls, value: bool) -> bool:
+        return _must_be_true(value)
+
+
+BackupAction = Literal["backup", "incremental", "export_poll"]
+
+
 @dataclass(frozen=True)
 class BackupTrigger:
     """What started this invocation: a schedule, a person, or the previous invocation of a long backup."""
@@ -230,6 +265,7 @@ class BackupTrigger:
     description: str
     checkpoint_key: str | None = None
     invocation: int = 1  # this invocation's number in its chain of self-invocations
+    action: BackupAction = "backup"  # a backup by the configured method, an incremental export, a poll
     label: BackupLabel | None = None  # a manual backup's label and retention (ManualBackupRequest)
 
 
@@ -241,6 +277,12 @@ def parse_backup_trigger(event: Any) -> BackupTrigger:
     if isinstance(event, dict) and "continuation" in event:
         continuation = parse_event(event, ContinuationEvent).continuation
         return BackupTrigger("continuation", continuation.checkpoint_key, continuation.invocation)
+    if isinstance(event, dict) and "incremental" in event:
+        parse_event(event, IncrementalExportRequest)
+        return BackupTrigger("incremental", action="incremental")
+    if isinstance(event, dict) and "export_poll" in event:
+        parse_event(event, ExportPollRequest)
+        return BackupTrigger("export poll", action="export_poll")
     scheduled = parse_event(event, EventBridgeModel)
     return BackupTrigger(f"{scheduled.detail_type} {scheduled.id}")
 

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ledger_backup.contract import (
+    BACKUP_METHODS,
+    DEFAULT_BACKUP_METHOD,
     DEFAULT_BACKUP_PREFIX,
     DEFAULT_CONTINUATION_MARGIN_SECONDS,
     DEFAULT_KEEP_LAST,
@@ -12,6 +14,7 @@ from ledger_backup.contract import (
     DEFAULT_RESTORE_WRITERS,
     DEFAULT_SCAN_SEGMENTS,
     ENV_BACKUP_BUCKET,
+    ENV_BACKUP_METHOD,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
     ENV_KEEP_DAILY,
@@ -43,6 +46,7 @@ class Settings:
     continuation_margin_seconds: int  # stop taking work this long before the Lambda's timeout
     max_items_per_second: float | None  # rate limit for backup reads and restore writes; None = unlimited
     max_invocations: int  # the longest chain of self-invocations (runtime/invocation.py)
+    backup_method: str = DEFAULT_BACKUP_METHOD  # "scan" or "export" (ledger_backup.backup.export)
     # What the backup function prunes after each good backup (ledger_backup/retention.py).
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
@@ -59,6 +63,7 @@ class Settings:
             ),
             max_items_per_second=_positive_int(environ, ENV_MAX_ITEMS_PER_SECOND, 0) or None,
             max_invocations=_positive_int(environ, ENV_MAX_INVOCATIONS, DEFAULT_MAX_INVOCATIONS),
+            backup_method=_one_of(environ, ENV_BACKUP_METHOD, BACKUP_METHODS, DEFAULT_BACKUP_METHOD),
             retention=RetentionPolicy(
                 keep_last=_positive_int(environ, ENV_KEEP_LAST, DEFAULT_KEEP_LAST),
                 keep_daily=_whole_number(environ, ENV_KEEP_DAILY),
@@ -101,5 +106,15 @@ def _whole_number(environ: Mapping[str, str], name: str) -> int:
     if value < 0:
         raise ConfigurationError(
             f"environment variable {name} must be a whole number (0 or more), not {raw!r}"
+        )
+    return value
+
+
+def _one_of(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    """The variable as one of `allowed`; unset or empty gives `default`."""
+    value = environ.get(name, "").strip() or default
+    if value not in allowed:
+        raise ConfigurationError(
+            f"environment variable {name} must be one of {', '.join(allowed)}, not {value!r}"
         )
     return value

@@ -92,8 +92,14 @@ ACTIONS: Mapping[str, str] = {
     "dynamodb.BatchWriteItem": "dynamodb:BatchWriteItem",
     "dynamodb.CreateTable": "dynamodb:CreateTable",  # with Tags also dynamodb:TagResource
     "dynamodb.DeleteTable": "dynamodb:DeleteTable",
+    "dynamodb.DescribeContinuousBackups": "dynamodb:DescribeContinuousBackups",
+    "dynamodb.DescribeExport": "dynamodb:DescribeExport",  # on the export's ARN
     "dynamodb.DescribeTable": "dynamodb:DescribeTable",  # the table_exists/not_exists waiters too
     "dynamodb.DescribeTimeToLive": "dynamodb:DescribeTimeToLive",
+    # DynamoDB writes the export's objects with the caller's S3 permissions too (EXPORT_WRITES)
+    "dynamodb.ExportTableToPointInTime": "dynamodb:ExportTableToPointInTime",
+    # DynamoDB reads the import's objects and writes its log with the caller's permissions too (IMPORT_USES)
+    "dynamodb.ImportTable": "dynamodb:ImportTable",
     "dynamodb.PutItem": "dynamodb:PutItem",
     "dynamodb.Scan": "dynamodb:Scan",
     "dynamodb.UpdateTimeToLive": "dynamodb:UpdateTimeToLive",
@@ -154,7 +160,26 @@ def _table_arn(region: str, name: str) -> str:
     return name if name.startswith("arn:") else f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
 
 
+# What DynamoDB needs of the caller to write an export (S3DataExport_Requesting.html).
+EXPORT_WRITES = ("s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl")
+
+
+def _export_arn(region: str, arn: str) -> str:
+    """`table/<name>/export/<id>`; moto spells it `table/<table ARN>/import/<id>`, read as the same."""
+    name, _, export_id = arn.rpartition("table/")[2].partition("/")
+    return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}/export/{export_id.rpartition('/')[2]}"
+
+
 def _dynamodb(operation: str, action: str, params: Mapping[str, Any], region: str) -> tuple[Permission, ...]:
+    if operation == "dynamodb.DescribeExport":
+        return (Permission(action, _export_arn(region, params["ExportArn"])),)
+    if operation == "dynamodb.ExportTableToPointInTime":
+        prefix = params.get("S3Prefix", "")
+        data = (
+            f"arn:aws:s3:::{params['S3Bucket']}/{prefix}{'/' if prefix else ''}AWSDynamoDB/any-export-object"
+        )
+        writes = tuple(Permission(write, data) for write in EXPORT_WRITES)
+        return (Permission(action, _table_arn(region, params["TableArn"])), *writes)
     if operation in ("dynamodb.BatchGetItem", "dynamodb.BatchWriteItem"):
         return tuple(Permission(action, _table_arn(region, name)) for name in params["RequestItems"])
     table = _table_arn(region, params["TableName"])
@@ -268,6 +293,8 @@ def environment_config() -> EnvironmentConfig:
         account=ACCOUNT,
         region=REGION,
         backup_prefix=DEFAULT_BACKUP_PREFIX,  # what devtools.function_env gives the functions
+        # The export method's grants are added to the scan's, so one role answers for handlers of both.
+        backup_method="export",
     )
 
 

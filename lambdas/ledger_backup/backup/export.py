@@ -324,13 +324,6 @@ def require_pitr(dynamodb: "DynamoDBClient", table_name: str) -> None:
         )
 
 
-def _encryption(kms_key_id: str | None) -> dict[str, str]:
-    """DynamoDB writes the export with the caller's rights and these settings, not the bucket's default."""
-    if kms_key_id:
-        return {"S3SseAlgorithm": "KMS", "S3SseKmsKeyId": kms_key_id}
-    return {"S3SseAlgorithm": "AES256"}
-
-
 def _request_export(dynamodb: "DynamoDBClient", request: dict[str, Any], table_name: str) -> str:
     try:
         response = dynamodb.export_table_to_point_in_time(**request)
@@ -348,12 +341,12 @@ def start_export_backup(
     table_name: str,
     *,
     prefix: str = DEFAULT_BACKUP_PREFIX,
-    kms_key_id: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ExportPending:
     """Ask DynamoDB for a full export of `table_name` into a new backup folder, and record the job.
 
     The export time is this moment to the whole second, so incremental exports can start exactly there.
+    No S3SseAlgorithm is sent: the objects take the bucket's default encryption, as the scan's do.
     """
     table = require_table(dynamodb, table_name)
     require_pitr(dynamodb, table_name)
@@ -369,7 +362,6 @@ def start_export_backup(
             "S3Prefix": folder.rstrip("/"),
             "ExportFormat": "DYNAMODB_JSON",
             "ExportType": FULL_EXPORT,
-            **_encryption(kms_key_id),
         },
         table_name,
     )
@@ -393,7 +385,6 @@ def start_incremental_export(
     table_name: str,
     *,
     prefix: str = DEFAULT_BACKUP_PREFIX,
-    kms_key_id: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ExportPending | IncrementalSkipped:
     """Export the changes since the newest export backup's chain ends, as that chain's next link.
@@ -446,7 +437,6 @@ def start_incremental_export(
                 "ExportToTime": to_time,
                 "ExportViewType": VIEW_TYPE,
             },
-            **_encryption(kms_key_id),
         },
         table_name,
     )
