@@ -21,7 +21,9 @@ RESTORE_TABLE_ACTIONS = (
     "dynamodb:BatchWriteItem",
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
+    "dynamodb:DescribeImport",  # method "import": waiting on the ImportTable job (table/<name>/import/<id>)
     "dynamodb:DescribeTimeToLive",
+    "dynamodb:ImportTable",  # method "import": DynamoDB creates and fills the new table from data/
     "dynamodb:PutItem",  # mode "missing": conditional puts, never over an item the table holds
     "dynamodb:Scan",
     "dynamodb:TagResource",  # CreateTable with Tags (the created-by-restore tag) needs it
@@ -29,6 +31,16 @@ RESTORE_TABLE_ACTIONS = (
 )
 # Backups (and the restore's own progress) are read with GET; HEAD (does result.json exist?) needs GetObject.
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
+# ImportTable logs to CloudWatch Logs under /aws-dynamodb/ in the caller's name (the Developer Guide's
+# "Requesting a table import" lists these for the importing principal).
+IMPORT_LOG_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+)
 # A restore that outlasts one invocation keeps its progress under <prefix>restores/ (RESTORES_FOLDER):
 # immutable checkpoints and result.json are written with a conditional PUT (IfNoneMatch), and the
 # checkpoints are deleted (DeleteObjects needs s3:DeleteObject) once the result is recorded. A dry
@@ -145,6 +157,16 @@ def restore_progress_objects(prefix: str) -> str:
     return f"{prefix}{RESTORES_FOLDER}*"
 
 
+def import_log_groups(stack: Stack) -> str:
+    """``log-group:/aws-dynamodb/*``: where ImportTable writes its CloudWatch log, and nothing else."""
+    return stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="/aws-dynamodb/*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
 def restore_statements(
     stack: Stack, table_name: str, bucket: s3.IBucket, prefix: str, own_function_arn: str
 ) -> list[iam.PolicyStatement]:
@@ -176,6 +198,9 @@ def restore_statements(
             actions=["dynamodb:DeleteTable"],
             resources=[restore_table_arn_pattern(stack, table_name)],
             conditions={"StringEquals": {_CREATED_BY_RESTORE_CONDITION: CREATED_BY_RESTORE_TAG["Value"]}},
+        ),
+        iam.PolicyStatement(
+            sid="ImportTableLogs", actions=list(IMPORT_LOG_ACTIONS), resources=[import_log_groups(stack)]
         ),
         # A restore that will not finish before the timeout hands the rest to a new async invocation.
         iam.PolicyStatement(

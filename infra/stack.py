@@ -22,6 +22,7 @@ from infra.permissions import (
     export_statements,
     bucket_key_statement,
     function_arn,
+    import_log_groups,
     restore_progress_objects,
     restore_statements,
     restore_table_arn_pattern,
@@ -311,6 +312,12 @@ class LedgerBackupStack(Stack):
             iam5_resource_finding(self, restore_table_arn_pattern(self, self.config.table_name)),
             "Restore targets are the ledger table or new tables named '<ledger>...' (e.g. "
             "'<ledger>-restored', created by the restore); the handler refuses any other name.",
+        )
+        acknowledge(
+            self.restore.role,
+            iam5_resource_finding(self, import_log_groups(self)),
+            "ImportTable (restore method 'import') writes its CloudWatch log into log groups it names "
+            "under /aws-dynamodb/; the grant is limited to that path, in this account and region.",
         )
 
     def _outputs(self) -> None:

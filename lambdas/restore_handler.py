@@ -31,6 +31,7 @@ from ledger_backup.contract import (
 )
 from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup, InvocationLimitReached
 from ledger_backup.restore import drill
+from ledger_backup.restore.import_table import IMPORT_METHOD
 from ledger_backup.restore.journal import RestoreJournal, RestoreProgress
 from ledger_backup.restore.plan import StoredReport, report_key
 from ledger_backup.restore.run import (
@@ -41,6 +42,7 @@ from ledger_backup.restore.run import (
     dry_run,
     read_keys_file,
     resume_restore,
+    start_import_restore,
     start_restore,
 )
 from ledger_backup.sources import LATEST, Source, open_latest
@@ -160,6 +162,16 @@ def _run(
     if request.dry_run:
         return _dry_run(dynamodb, store, request, settings, options=options)
     source = _open(request, settings, store)
+    if request.method == IMPORT_METHOD:
+        return start_import_restore(
+            dynamodb,
+            store,
+            source,
+            request.target_table,
+            options=options,
+            journal=journal,
+            should_pause=should_pause,
+        )
     return start_restore(
         dynamodb, source, request.target_table, options=options, journal=journal, should_pause=should_pause
     )

@@ -55,5 +55,12 @@ class RestoreDrillFailed(LedgerBackupError):
     """
 
 
+class ImportFailed(LedgerBackupError):
+    """DynamoDB's ImportTable failed, or finished with other counts than the verified backup's.
+
+    The message names the import, what it reported and what to do.
+    """
+
+
 class DeleteRefused(LedgerBackupError):
     """The store refused to delete some objects (S3 DeleteObjects answers 200 and lists them)."""

@@ -117,6 +117,9 @@ class RestoreRequest(BaseModel):
         default=None, min_length=1, max_length=MAX_INCREMENTALS
     )
     until: str | None = Field(default=None, min_length=1, max_length=64)
+    # "import": after the verify, DynamoDB's ImportTable creates and fills the new target
+    # (ledger_backup.restore.import_table); the default writes with BatchWriteItem.
+    method: Literal["batch-write", "import"] = "batch-write"
 
     @model_validator(mode="after")
     def _one_selection(self) -> "RestoreRequest":
@@ -139,6 +142,18 @@ class RestoreRequest(BaseModel):
                 parse_time(self.until, "until")
             except InvalidRequest as exc:
                 raise ValueError(str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _importable(self) -> "RestoreRequest":
+        chosen = self.mode is not None or self.keys is not None or self.keys_s3_key is not None
+        if self.method == "import" and (chosen or self.incrementals):
+            raise ValueError(
+                'method "import" restores a whole backup into a new table: it takes no mode, keys, '
+                "keys_s3_key or incrementals"
+            )
+        if self.method == "import" and not self.create_table:
+            raise ValueError('method "import" creates its table, so create_table cannot be false')
         return self
 
     @field_validator("key_schema")

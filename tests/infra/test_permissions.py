@@ -22,11 +22,22 @@ RESTORE_TABLE_ACTIONS = (
     "dynamodb:BatchWriteItem",
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
+    "dynamodb:DescribeImport",
     "dynamodb:DescribeTimeToLive",
+    "dynamodb:ImportTable",
     "dynamodb:PutItem",
     "dynamodb:Scan",
     "dynamodb:TagResource",
     "dynamodb:UpdateTimeToLive",
+)
+# Restore method "import": ImportTable's CloudWatch log, under /aws-dynamodb/ only.
+IMPORT_LOG_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
 )
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject",)
 # Restore progress under <prefix>restores/: checkpoints, result.json put (IfNoneMatch); checkpoints deleted;
@@ -127,14 +138,17 @@ def test_restore_role_has_exactly_the_permissions_the_handler_uses(
     bucket = f"<{ids(synthesized, env)['bucket']}.Arn>"
     if env == ADOPTED.name:
         tables = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{config.table_name}*"
+        import_logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-dynamodb/*"
     else:
         tables = f"arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{config.table_name}*"
+        import_logs = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-dynamodb/*"
     expected = (
         granted_to_both_functions(synthesized, env, "restore")
         | cfn.grant(RESTORE_OBJECT_ACTIONS, f"{bucket}/{config.backup_prefix}*")
         | cfn.grant(RESTORE_PROGRESS_ACTIONS, f"{bucket}/{config.backup_prefix}restores/*")
         | cfn.grant(RESTORE_TABLE_ACTIONS, tables)
         | cfn.grant(["dynamodb:DeleteTable"], tables, CREATED_BY_RESTORE)
+        | cfn.grant(IMPORT_LOG_ACTIONS, import_logs)
     )
     assert role_permissions(synthesized, env, "restore") == expected
 

@@ -94,14 +94,18 @@ ACTIONS: Mapping[str, str] = {
     "dynamodb.DeleteTable": "dynamodb:DeleteTable",
     "dynamodb.DescribeContinuousBackups": "dynamodb:DescribeContinuousBackups",
     "dynamodb.DescribeExport": "dynamodb:DescribeExport",  # on the export's ARN
+    "dynamodb.DescribeImport": "dynamodb:DescribeImport",  # on the import's ARN (table/<name>/import/<id>)
     "dynamodb.DescribeTable": "dynamodb:DescribeTable",  # the table_exists/not_exists waiters too
     "dynamodb.DescribeTimeToLive": "dynamodb:DescribeTimeToLive",
     # DynamoDB writes the export's objects with the caller's S3 permissions too (EXPORT_WRITES)
     "dynamodb.ExportTableToPointInTime": "dynamodb:ExportTableToPointInTime",
     # DynamoDB reads the import's objects and writes its log with the caller's permissions too (IMPORT_USES)
     "dynamodb.ImportTable": "dynamodb:ImportTable",
+    # DynamoDB reads the import's objects and writes its log with the caller's permissions too (IMPORT_USES)
+    "dynamodb.ImportTable": "dynamodb:ImportTable",
     "dynamodb.PutItem": "dynamodb:PutItem",
     "dynamodb.Scan": "dynamodb:Scan",
+    "dynamodb.TagResource": "dynamodb:TagResource",  # on ResourceArn
     "dynamodb.UpdateTimeToLive": "dynamodb:UpdateTimeToLive",
     "s3.AbortMultipartUpload": "s3:AbortMultipartUpload",
     "s3.CompleteMultipartUpload": "s3:PutObject",
@@ -149,6 +153,9 @@ def permissions(operation: str, params: Mapping[str, Any], region: str) -> tuple
     refused = sorted(_OTHER_PERMISSION_PARAMETERS[service] & set(params))
     if refused:
         raise UnmappedCall(f"{operation} with {refused}: needs permissions iam_calls does not map")
+    if operation in _ARN_PARAMETER:
+        by_arn = _ARN_PARAMETER[operation]
+        return (Permission(action, params[by_arn]),) if by_arn else _import_table(action, params, region)
     if service == "dynamodb":
         return _dynamodb(operation, action, params, region)
     if service == "s3":
@@ -188,6 +195,38 @@ def _dynamodb(operation: str, action: str, params: Mapping[str, Any], region: st
     if operation == "dynamodb.CreateTable" and params.get("Tags"):
         return (Permission(action, table), Permission("dynamodb:TagResource", table))
     return (Permission(action, table),)
+
+
+# What DynamoDB needs of the caller to import (S3DataImport.Requesting.html): read the source under its
+# prefix, and write the import's CloudWatch log under /aws-dynamodb/.
+IMPORT_LOGS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+)
+
+
+# Calls authorized on the ARN one of their parameters holds ("": ImportTable, which names several).
+_ARN_PARAMETER: Mapping[str, str] = {
+    "dynamodb.DescribeImport": "ImportArn",
+    "dynamodb.ImportTable": "",
+    "dynamodb.TagResource": "ResourceArn",
+}
+
+
+def _import_table(action: str, params: Mapping[str, Any], region: str) -> tuple[Permission, ...]:
+    source = params["S3BucketSource"]
+    bucket, prefix = f"arn:aws:s3:::{source['S3Bucket']}", source.get("S3KeyPrefix", "")
+    log_group = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws-dynamodb/imports"
+    return (
+        Permission(action, _table_arn(region, params["TableCreationParameters"]["TableName"])),
+        Permission("s3:ListBucket", bucket, (("s3:prefix", prefix),)),
+        Permission("s3:GetObject", f"{bucket}/{prefix}any-data-file.json.gz"),
+        *(Permission(log_action, log_group) for log_action in IMPORT_LOGS),
+    )
 
 
 def _s3(operation: str, action: str, params: Mapping[str, Any]) -> tuple[Permission, ...]:

@@ -34,6 +34,9 @@ _KEYS_NAME = re.compile(r"keys-[0-9]{12}-[A-Za-z0-9_-]{1,64}\.bin")
 # WRITE: writing what was verified; CHECK_AND_WRITE: one pass into a table the restore created
 # itself, checking each item as it is written (on a bad input the table is deleted).
 VERIFY, WRITE, CHECK_AND_WRITE = "verify", "write", "check-and-write"
+# IMPORT: DynamoDB's ImportTable writes the table (restore/import_table.py); each invocation waits on it.
+IMPORT = "import"
+PHASES = (VERIFY, WRITE, CHECK_AND_WRITE, IMPORT)
 
 
 def new_restore_id() -> str:
@@ -85,6 +88,11 @@ class RestoreProgress:
     # the moment they are applied up to; every invocation reopens the same chain from these.
     incrementals: tuple[str, ...] = ()
     until: str = ""
+    # Method "import": the ImportTable job every invocation waits on, what it imports, and the source's kind.
+    # (Its checkpoints all hold the same ARN, so whichever of them sorts last resumes the wait.)
+    import_arn: str = ""
+    import_files: int = 0
+    source_kind: str = ""
 
     @property
     def sequence(self) -> int:
@@ -109,8 +117,10 @@ class RestoreProgress:
                 "incrementals": tuple(document.get("incrementals", ())),
             }
         )
-        if progress.phase not in (VERIFY, WRITE, CHECK_AND_WRITE):
+        if progress.phase not in PHASES:
             raise ValueError(f"unknown phase {progress.phase!r}")
+        if (progress.phase == IMPORT) != bool(progress.import_arn):
+            raise ValueError("an import checkpoint, and only one, names its import_arn")
         if progress.mode not in ("", *MODES):
             raise ValueError(f"unknown mode {progress.mode!r}")
         if progress.selection_key and not progress.selection_key.endswith(
@@ -146,9 +156,13 @@ class RestoreResult:
     items_skipped: int = 0  # mode "missing": the table held the key already
     items_deleted: int = 0  # mode "replace": keys the table had and the backup (or selection) lacked
     keys_not_in_backup: int = 0  # chosen keys that the backup does not hold
+    method: str = ""  # "import": written by DynamoDB's ImportTable (left out of the answer otherwise)
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": "complete", **asdict(self)}
+        document = {"status": "complete", **asdict(self)}
+        if not self.method:
+            del document["method"]
+        return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> "RestoreResult":
@@ -203,7 +217,7 @@ class RestoreInProgress:
             "expected_items": self.expected_items,
             "invocations": self.invocations,
             "started_at": self.started_at,
-            "phase": "verifying" if self.phase == VERIFY else "writing",
+            "phase": {VERIFY: "verifying", IMPORT: "importing"}.get(self.phase, "writing"),
             "items_verified": self.items_verified,
             "progress": self.progress_location,
         }

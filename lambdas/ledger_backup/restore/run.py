@@ -31,8 +31,10 @@ from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest, 
 from ledger_backup.reporting import ProgressListener
 from ledger_backup.restore.claim import TargetClaims, claimed, take_over_target
 from ledger_backup.restore.extra_keys import TableKeyScan
+from ledger_backup.restore.import_table import start_import, wait_for_import
 from ledger_backup.restore.journal import (
     CHECK_AND_WRITE,
+    IMPORT,
     VERIFY,
     WRITE,
     RestoreInProgress,
@@ -51,7 +53,7 @@ from ledger_backup.restore.writer import RestoreWriter
 from ledger_backup.schema import EXAMPLE, TableSchema
 from ledger_backup.sources import Source, open_source
 from ledger_backup.sources.chain import open_source_chain
-from ledger_backup.storage.stores import BackupStore
+from ledger_backup.storage.stores import BackupStore, S3Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -341,6 +343,53 @@ def start_restore(
     ).run()
 
 
+def start_import_restore(
+    dynamodb: "DynamoDBClient",
+    store: S3Store,
+    source: Source,
+    target_table: str,
+    *,
+    options: RestoreOptions,
+    journal: RestoreJournal,
+    should_pause: "Callable[[], bool]" = never,
+    invocation_id: str | None = None,
+) -> RestoreResult | RestoreInProgress:
+    """Method "import": verify the whole backup, then DynamoDB's ImportTable creates and fills the new table.
+
+    See restore/import_table.py. Only a whole backup into a table it creates: a mode, chosen keys or
+    create_table false are refused here, before anything is read.
+    """
+    if options.mode or options.keys is not None or options.keys_file is not None:
+        raise InvalidRequest(
+            'method "import" restores a whole backup into a new table: leave out mode and keys, or "method"'
+        )
+    if not options.create_table:
+        raise InvalidRequest('method "import" creates its table, so create_table cannot be false')
+    resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
+    progress = RestoreProgress(
+        restore_id=new_restore_id(),
+        source_key=source.key,
+        source_location=source.location,
+        target_table=target_table,
+        schema=resolved.schema,
+        schema_from=resolved.origin,
+        table_created=False,
+        expected_items=source.expected_items,
+        started_at=datetime.now(UTC).isoformat(),
+        phase=VERIFY,
+    )
+    _log_start(progress, source)
+    return start_import(
+        dynamodb,
+        store,
+        source,
+        progress,
+        journal=journal,
+        invocation_id=invocation_id or uuid.uuid4().hex[:12],
+        should_pause=should_pause,
+    )
+
+
 def _check_chain_keys(source: Source, resolved: ResolvedSchema) -> None:
     """A chain's changes are matched to the full export's items by the keys its records name: those must
     be the table's keys, or a change would not replace the item it changes."""
@@ -527,6 +576,14 @@ def resume_restore(
     finished = take_over_target(journal, progress)  # its claim on the target, or a twin's result
     if finished is not None:
         return finished
+    if progress.phase == IMPORT:  # DynamoDB writes the table: only its ImportTable job to wait for
+        return wait_for_import(
+            dynamodb,
+            progress,
+            journal=journal,
+            invocation_id=invocation_id or uuid.uuid4().hex[:12],
+            should_pause=should_pause,
+        )
     source = open_source_chain(journal.store, progress.source_key, progress.incrementals, progress.until)
     logger.info(
         "restore resumed",
