@@ -85,7 +85,7 @@ def test_list_is_a_table_on_a_terminal_and_json_otherwise(
     table = cli_on_terminal("list", ledger_table, "--in", str(tmp_path), stdout_tty=True, stderr_tty=False)
     assert table.returncode == 0, table.stderr
     lines = table.stdout_text.splitlines()
-    assert lines[0].split() == ["finished", "items", "size", "files", "backup"]
+    assert lines[0].split() == ["finished", "items", "size", "files", "label", "backup"]
     assert lines[1].split()[2:4] == ["UTC", "399"]
     assert any(line.lstrip().startswith("unreadable") for line in lines)
 
