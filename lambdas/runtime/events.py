@@ -285,7 +285,7 @@ class BackupTrigger:
 
 
 def parse_backup_trigger(event: Any) -> BackupTrigger:
-    """Accept a scheduled EventBridge event, `{}`, or a continuation; anything else is refused."""
+    """Accept a scheduled EventBridge event, `{}`, a continuation, or an export schedule's flag event."""
     if isinstance(event, dict) and (not event or "label" in event or "retain_days" in event):
         label = parse_event(event, ManualBackupRequest).backup_label()
         return BackupTrigger("manual" if label is None else f"manual {label.name}", label=label)

@@ -120,12 +120,12 @@ def complete_as_aws_would(store: S3Store, job: ExportJob) -> int:
 def test_an_export_backup_continues_until_cataloged_then_restores_like_a_scan_backup(
     s3: "S3Client",
     bucket: str,
-    ledger_table: str,
+    unique_name: str,
     export_env: Callable[[str], None],
     use_moto_dynamodb: Callable[[bool], None],
     context: FakeLambdaContext,
 ) -> None:
-    table = f"{ledger_table}-x"
+    table = f"ledger-{unique_name}-x"
     items = books(40)
     moto_table(table, items)
     export_env(table)
@@ -161,9 +161,9 @@ def test_an_export_backup_continues_until_cataloged_then_restores_like_a_scan_ba
 
 
 def test_a_table_without_pitr_is_refused_with_how_to_turn_it_on(
-    ledger_table: str, export_env: Callable[[str], None], context: FakeLambdaContext
+    unique_name: str, export_env: Callable[[str], None], context: FakeLambdaContext
 ) -> None:
-    table = f"{ledger_table}-nopitr"
+    table = f"ledger-{unique_name}-nopitr"
     moto_table(table, books(1), pitr=False)
     export_env(table)
     with pytest.raises(InvalidRequest, match="point-in-time recovery DISABLED") as refused:
@@ -174,14 +174,15 @@ def test_a_table_without_pitr_is_refused_with_how_to_turn_it_on(
     ) in str(refused.value)
 
 
-def test_an_incremental_export_extends_the_newest_export_backup(
+def test_an_incremental_export_extends_the_newest_export_backup_and_restores_with_it(
     s3: "S3Client",
     bucket: str,
-    ledger_table: str,
+    unique_name: str,
     export_env: Callable[[str], None],
+    use_moto_dynamodb: Callable[[bool], None],
     context: FakeLambdaContext,
 ) -> None:
-    table = f"{ledger_table}-inc"
+    table = f"ledger-{unique_name}-inc"
     moto_table(table, books(3))
     export_env(table)
     store = S3Store(s3, bucket)
@@ -237,6 +238,20 @@ def test_an_incremental_export_extends_the_newest_export_backup(
     assert chain.problems == []
     assert [folder for folder, _ in chain.links] == [link.folder]
 
+    use_moto_dynamodb(False)  # the chain restored into DynamoDB Local, through the restore's incrementals
+    restored = restore_handler.handler(
+        {
+            "s3_key": f"{base.folder}manifest.json",
+            "incrementals": [link.summary_key],
+            "target_table": f"{table}-restored",
+        },
+        context,
+    )
+    assert restored["status"] == "complete"
+    expected = {**{b["book_id"]["S"]: b for b in books(3)}, "book-0001": {"book_id": {"S": "book-0001"}}}
+    assert scan_all(boto3.client("dynamodb"), f"{table}-restored", key="book_id") == expected
+
+    use_moto_dynamodb(True)
     again = backup_handler.handler({"incremental": True}, context)
     assert again["status"] == "skipped"
     assert "less than 15 minutes ago" in again["reason"]

@@ -45,6 +45,7 @@ def ledger_source(store: BackupStore, backup: Backup) -> Source:
         expected_items=manifest.item_count,
         integrity=INTEGRITY,
         table_name=manifest.table_name,
+        as_of=manifest.consistent_at,  # an export backup's export time: incremental exports chain from it
     )
 
 
