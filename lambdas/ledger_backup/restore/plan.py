@@ -16,7 +16,7 @@ join of the two sides then classifies every key:
 - extra: in the table, not in the backup.
 
 A row holds the key and digests. Of this tool's own backups, whose lines hold the texts a Scan
-answered, both sides first digest the item's text as it is (16-byte BLAKE2b): equal texts are
+answered, both sides first digest the item's text as it is (SHA-256, 16 bytes): equal texts are
 equal items, which settles nearly every key of a table restored from the backup at the cost of
 one hash. Only a key whose texts differ is compared by value: the backup's item gets canonical
 digests as it is verified (it knows then that the table's text differs), and the table's item is
@@ -47,10 +47,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ledger_backup.aws.tables import parallel_table_texts, table_items_by_key
-from ledger_backup.codec import Item, fast_loads, loads_items_json
+from ledger_backup.aws.tables import parallel_table_texts, parallel_table_wire_items, table_items_by_key
+from ledger_backup.codec import Item, loads_items_json
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.reporting import READING_TABLE, ProgressListener
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_bytes
@@ -188,8 +188,9 @@ _Row = tuple[str, bytes | None, int | None, bytes | None, bytes | None]
 
 
 def text_digest(text: bytes) -> bytes:
-    """The 16-byte BLAKE2b of an item's DynamoDB JSON text as DynamoDB sent it."""
-    return hashlib.blake2b(text, digest_size=16).digest()
+    """16 bytes of the SHA-256 of an item's DynamoDB JSON text as DynamoDB sent it (SHA-256, not
+    BLAKE2b: CPUs hash it in hardware, x86's SHA extensions and Graviton's alike)."""
+    return hashlib.sha256(text).digest()[:16]
 
 
 _LINE_HEAD, _LINE_TAIL = b'{"Item":', b"}\n"
@@ -202,9 +203,8 @@ def _line_text(line: bytes | None) -> bytes | None:
     return line[len(_LINE_HEAD) : -len(_LINE_TAIL)]
 
 
-def _wire_key(text: str, key_names: list[str]) -> Item:
-    """The key of an item's wire text (B as base64 there), as the codec decodes it (B as bytes)."""
-    document = fast_loads(text)
+def _wire_key(document: dict[str, Any], key_names: list[str]) -> Item:
+    """The key of an item's wire value (B as base64 there), as the codec decodes it (B as bytes)."""
     key: Item = {}
     for name in key_names:
         value = document[name]
@@ -254,9 +254,9 @@ class _Index:
         digest = text_digest(text) if text is not None else None
         return canonical_key_text(item, self.key_names), whole, number, attributes, digest
 
-    def text_row(self, text: str) -> _Row:
-        """A table item's row in text mode: its key and its text's digest."""
-        key = canonical_key_text(_wire_key(text, self.key_names), self.key_names)
+    def text_row(self, text: str, value: dict[str, Any]) -> _Row:
+        """A table item's row in text mode: its key (from its wire value) and its text's digest."""
+        key = canonical_key_text(_wire_key(value, self.key_names), self.key_names)
         return key, None, None, None, text_digest(text.encode("utf-8", "surrogatepass"))
 
     def add_backup_entry(self, item: Item, line: bytes | None) -> None:
@@ -449,8 +449,11 @@ def _table_rows(dynamodb: "DynamoDBClient", table_name: str, index: _Index) -> I
     selection = index.selection
     if selection is not None:
         return (index.row(item) for item in table_items_by_key(dynamodb, table_name, list(selection.keys)))
-    texts = parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS)
     if index.text_mode:
-        return (index.text_row(text) for text in texts)
+        entries = parallel_table_wire_items(dynamodb, table_name, _SCAN_SEGMENTS)
+        return (index.text_row(text, value) for text, value in entries)
     # each item decoded on its own: a whole page at once costs the GC far more
-    return (index.row(loads_items_json(text)) for text in texts)
+    return (
+        index.row(loads_items_json(text))
+        for text in parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS)
+    )
