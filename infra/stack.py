@@ -19,8 +19,8 @@ from infra.monitoring import BackupAlarms
 from infra.nag import acknowledge, iam5_resource_finding
 from infra.permissions import (
     backup_statements,
-    export_statements,
     bucket_key_statement,
+    export_statements,
     function_arn,
     import_log_groups,
     restore_progress_objects,
@@ -341,6 +341,11 @@ class LedgerBackupStack(Stack):
             outputs["ReplicaBucketName"] = (
                 self.config.replica.bucket_name,
                 "S3 replication copies new backups here (README: Restoring from the replica)",
+            )
+        if self.storage.replication_role is not None:
+            outputs["ReplicationRoleArn"] = (
+                self.storage.replication_role.role_arn,
+                "Role S3 replicates with: the replica bucket's policy (and key policy) must allow it",
             )
         if self.storage.key is not None:
             outputs["BackupKeyArn"] = (self.storage.key.key_arn, "KMS key of the backup bucket (SSE-KMS)")

@@ -206,6 +206,7 @@ def test_replica_in_another_account_and_region_under_kms(synthesized: Synthesize
         | cfn.grant(["kms:Encrypt"], REPLICA_KEY, replica_via_s3)
     )
     assert t["Outputs"]["ReplicaBucketName"]["Value"] == "ledger-backups-replica"
+    assert t["Outputs"]["ReplicationRoleArn"]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}
 
 
 def test_replica_in_this_account_under_kms_in_an_unnamed_region(synthesized: Synthesized) -> None:
@@ -254,6 +255,7 @@ def test_no_replication_unless_configured(synthesized: Synthesized, env: str) ->
     assert "ReplicationConfiguration" not in backup_bucket(synthesized, env)
     assert len(cfn.resources(t, "AWS::IAM::Role")) == 2  # the two functions' only
     assert "ReplicaBucketName" not in t["Outputs"]
+    assert "ReplicationRoleArn" not in t["Outputs"]
 
 
 # --- restore drills -------------------------------------------------------------------------------
