@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import ScanInputTypeDef
 
 _TEXTS = "ledger_backup.scan_texts"  # member of a parsed page of the scanner's own client; handler id
-_VALUES = "ledger_backup.scan_values"  # the items' wire values beside their texts, when kept
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,6 @@ class ItemTextPage:
 
     texts: list[str]
     last_evaluated_key: Item | None
-    values: list[dict[str, Any]] | None = None  # each item's wire value (B/BS as base64), when kept
 
 
 class ItemTextPages(Protocol):
@@ -45,16 +43,10 @@ class ItemTextPages(Protocol):
 class TextScanner:
     """Scan calls that answer item texts; thread-safe, so one scanner serves every segment of a scan."""
 
-    def __init__(self, client: "DynamoDBClient", *, with_values: bool = False) -> None:
-        """Scan through a client made like `client` (see clients.dynamodb_client_like).
-
-        `with_values`: each page also keeps its items' wire values, which cutting the page parsed
-        anyway, for a reader that needs both (a plan reads each item's key beside its text).
-        """
-        self._with_values = with_values
+    def __init__(self, client: "DynamoDBClient") -> None:
+        """Scan through a client made like `client` (see clients.dynamodb_client_like)."""
         self._client = dynamodb_client_like(client)
-        handler = _cut_items_keeping_values if with_values else _cut_items
-        self._client.meta.events.register("before-parse.dynamodb.Scan", handler, unique_id=_TEXTS)
+        self._client.meta.events.register("before-parse.dynamodb.Scan", _cut_items, unique_id=_TEXTS)
 
     @property
     def client(self) -> "DynamoDBClient":
@@ -66,13 +58,9 @@ class TextScanner:
         response = self._client.scan(**scan_params)
         parsed: Mapping[str, object] = response
         texts = parsed.get(_TEXTS)
-        values = parsed.get(_VALUES)
         if not isinstance(texts, list):  # a page the handler could not cut up, parsed by botocore
             texts = [encode_item(item) for item in response["Items"]]
-            values = [json.loads(text) for text in texts] if self._with_values else None
-        return ItemTextPage(
-            texts, response.get("LastEvaluatedKey"), values if isinstance(values, list) else None
-        )
+        return ItemTextPage(texts, response.get("LastEvaluatedKey"))
 
     def pages(self, **scan_params: Unpack["ScanInputTypeDef"]) -> Iterator[ItemTextPage]:
         """Page after page from ExclusiveStartKey (or the start) to the end of the table or segment."""
@@ -87,30 +75,13 @@ class TextScanner:
 
 def _cut_items(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
     """before-parse: keep a successful page's items as text; botocore parses only what is left."""
-    _cut(response_dict, customized_response_dict, None)
-
-
-def _cut_items_keeping_values(
-    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """before-parse: as `_cut_items`, keeping the items' wire values too."""
-    _cut(response_dict, customized_response_dict, [])
-
-
-def _cut(
-    response_dict: dict[str, Any],
-    customized_response_dict: dict[str, Any],
-    values: list[dict[str, Any]] | None,
-) -> None:
     body = response_dict.get("body")
     if response_dict.get("status_code") != 200 or not body:
         return
     try:
-        texts, rest = split_items(body.decode("utf-8"), values=values)
+        texts, rest = split_items(body.decode("utf-8"))
     except ValueError:
         return  # not a page this can cut up: botocore parses it and reports what is wrong
     customized_response_dict["Items"] = []
     customized_response_dict[_TEXTS] = texts
-    if values is not None:
-        customized_response_dict[_VALUES] = values
     response_dict["body"] = json.dumps(rest).encode("utf-8")  # Count, LastEvaluatedKey: botocore's

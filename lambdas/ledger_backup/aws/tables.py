@@ -3,7 +3,6 @@ its schema, its items by a consistent, paginated Scan (one segment or several in
 chosen items by BatchGetItem."""
 
 import contextlib
-import json
 import queue
 import random
 import threading
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from botocore.exceptions import ClientError
 
 from ledger_backup.aws.errors import error_code
-from ledger_backup.aws.scan_texts import ItemTextPage, TextScanner
+from ledger_backup.aws.scan_texts import TextScanner
 from ledger_backup.codec import Item
 from ledger_backup.errors import TableNotFound
 from ledger_backup.schema import TableSchema
@@ -163,39 +162,17 @@ def parallel_table_texts(
     """Every item of the table as its DynamoDB JSON text, by a consistent parallel Scan (as
     `parallel_table_items`, through a TextScanner): the pages are cut into item texts, never decoded,
     so a reader decodes each item on its own (small, short-lived objects) when it needs its value."""
-    return _text_scan(dynamodb, table_name, segments, TextScanner(dynamodb), lambda page: page.texts)
-
-
-def parallel_table_wire_items(
-    dynamodb: "DynamoDBClient", table_name: str, segments: int = 4
-) -> Generator[tuple[str, dict[str, Any]], None, None]:
-    """Every item of the table as its text and its wire value (B/BS as base64 text), as
-    `parallel_table_texts` (whose page cutting parses each item anyway: its value is kept)."""
-
-    def entries(page: ItemTextPage) -> list[tuple[str, dict[str, Any]]]:
-        values = page.values if page.values is not None else [json.loads(text) for text in page.texts]
-        return list(zip(page.texts, values, strict=True))
-
-    return _text_scan(dynamodb, table_name, segments, TextScanner(dynamodb, with_values=True), entries)
-
-
-def _text_scan(
-    dynamodb: "DynamoDBClient",
-    table_name: str,
-    segments: int,
-    scanner: TextScanner,
-    entries: "Callable[[ItemTextPage], list[T]]",
-) -> Generator[T, None, None]:
     table = require_table(dynamodb, table_name)
+    scanner = TextScanner(dynamodb)
     arguments: dict[str, Any] = {
         "TableName": table_name,
         "ConsistentRead": True,
         "Limit": scan_page_size(table),
     }
 
-    def pages(segment_arguments: dict[str, Any]) -> Iterator[list[T]]:
+    def pages(segment_arguments: dict[str, Any]) -> Iterator[list[str]]:
         for page in scanner.pages(**segment_arguments):
-            yield entries(page)
+            yield page.texts
 
     return _SegmentScans(pages, arguments, segments).entries()
 

@@ -56,13 +56,9 @@ class _Page:
         return value, start
 
 
-def split_items(
-    text: str, array_name: str = "Items", *, values: list[dict[str, Any]] | None = None
-) -> tuple[list[str], dict[str, Any]]:
+def split_items(text: str, array_name: str = "Items") -> tuple[list[str], dict[str, Any]]:
     """The texts of the objects in the page's `array_name` array, and the page's other members.
 
-    `values`, if given, receives each object's value too (the parse that found its end), for a
-    reader that needs both and would otherwise parse every text again.
     Raises ValueError (json.JSONDecodeError among them) when the page is not a JSON object,
     the array holds anything but objects, or text follows the page.
     """
@@ -78,7 +74,7 @@ def split_items(
         page.expect(":")
         if name == array_name and page.skip_space() == "[":
             page.at += 1
-            _read_objects(page, texts, values)
+            _read_objects(page, texts)
         else:
             rest[name], _ = page.value()
         more = page.next_entry("}")
@@ -87,14 +83,12 @@ def split_items(
     return texts, rest
 
 
-def _read_objects(page: _Page, texts: list[str], values: list[dict[str, Any]] | None) -> None:
-    """Append the text (and value) of each object of the array the cursor is in, and step past its `]`."""
+def _read_objects(page: _Page, texts: list[str]) -> None:
+    """Append the text of each object of the array the cursor is in, and step past its `]`."""
     more = not page.closes("]")
     while more:
         value, start = page.value()
         if not isinstance(value, dict):
             raise ValueError(f"an entry of the Scan page's items is a {type(value).__name__}, not an item")
         texts.append(page.text[start : page.at])
-        if values is not None:
-            values.append(value)
         more = page.next_entry("]")

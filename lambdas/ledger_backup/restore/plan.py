@@ -47,10 +47,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ledger_backup.aws.tables import parallel_table_texts, parallel_table_wire_items, table_items_by_key
-from ledger_backup.codec import Item, loads_items_json
+from ledger_backup.aws.tables import parallel_table_texts, table_items_by_key
+from ledger_backup.codec import Item, fast_loads, loads_items_json
 from ledger_backup.contract import RESTORES_FOLDER
 from ledger_backup.reporting import READING_TABLE, ProgressListener
 from ledger_backup.restore.digest import canonical_key_text, canonical_value_bytes
@@ -203,8 +203,13 @@ def _line_text(line: bytes | None) -> bytes | None:
     return line[len(_LINE_HEAD) : -len(_LINE_TAIL)]
 
 
-def _wire_key(document: dict[str, Any], key_names: list[str]) -> Item:
-    """The key of an item's wire value (B as base64 there), as the codec decodes it (B as bytes)."""
+def _wire_key(text: str, key_names: list[str]) -> Item:
+    """The key of an item's wire text (B as base64 there), as the codec decodes it (B as bytes).
+
+    Each text is parsed on its own, its value dropped at once: values kept a page at a time (as
+    the page cutter could give them) cost the garbage collector more than parsing again.
+    """
+    document = fast_loads(text)
     key: Item = {}
     for name in key_names:
         value = document[name]
@@ -254,9 +259,9 @@ class _Index:
         digest = text_digest(text) if text is not None else None
         return canonical_key_text(item, self.key_names), whole, number, attributes, digest
 
-    def text_row(self, text: str, value: dict[str, Any]) -> _Row:
-        """A table item's row in text mode: its key (from its wire value) and its text's digest."""
-        key = canonical_key_text(_wire_key(value, self.key_names), self.key_names)
+    def text_row(self, text: str) -> _Row:
+        """A table item's row in text mode: its key and its text's digest."""
+        key = canonical_key_text(_wire_key(text, self.key_names), self.key_names)
         return key, None, None, None, text_digest(text.encode("utf-8", "surrogatepass"))
 
     def add_backup_entry(self, item: Item, line: bytes | None) -> None:
@@ -449,11 +454,8 @@ def _table_rows(dynamodb: "DynamoDBClient", table_name: str, index: _Index) -> I
     selection = index.selection
     if selection is not None:
         return (index.row(item) for item in table_items_by_key(dynamodb, table_name, list(selection.keys)))
+    texts = parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS)
     if index.text_mode:
-        entries = parallel_table_wire_items(dynamodb, table_name, _SCAN_SEGMENTS)
-        return (index.text_row(text, value) for text, value in entries)
+        return (index.text_row(text) for text in texts)
     # each item decoded on its own: a whole page at once costs the GC far more
-    return (
-        index.row(loads_items_json(text))
-        for text in parallel_table_texts(dynamodb, table_name, _SCAN_SEGMENTS)
-    )
+    return (index.row(loads_items_json(text)) for text in texts)
