@@ -143,11 +143,11 @@ class EnvironmentConfig:
     keep_last: int = DEFAULT_KEEP_LAST
     """The newest complete backups the pruner always keeps, whatever their age."""
     keep_daily: int = 14
-    """Also keep the newest backup of each of the last N days (UTC) that had one: two weeks of dailies."""
+    """Also keep the first complete backup of each of the last N calendar days (UTC): two weeks of dailies."""
     keep_weekly: int = 8
-    """... of each of the last N ISO weeks: about two months, past the dailies."""
+    """... of each of the last N ISO weeks: two months of weeklies, past the dailies."""
     keep_monthly: int = 12
-    """... of each of the last N months: a year, the usual audit horizon."""
+    """... of each of the last N calendar months: a year, the usual audit horizon."""
     noncurrent_version_retention_days: int = 7
     restore_records_days: int = 30
     """Restore journals, checkpoints, results and plan reports under <prefix>restores/ expire after this."""
