@@ -63,7 +63,7 @@ from ledger_backup.retention import MAX_KEEP, MAX_RETAIN_DAYS, RetentionPolicy
 from ledger_backup.schema import TableSchema, key_from_text, key_schema_from_json
 from ledger_backup.sources import Source, open_latest, open_source
 from ledger_backup.sources.aws_export import SUMMARY_NAME
-from ledger_backup.sources.chain import open_source_chain
+from ledger_backup.sources.chain import ALL_INCREMENTALS, open_source_chain
 from ledger_backup.storage.locations import (
     S3_SCHEME,
     backup_source,
@@ -116,6 +116,9 @@ def _open(args: argparse.Namespace) -> Source:
             )
         store, prefix = _store_prefix(args.source)
         return open_latest(store, prefix, args.latest_of)
+    if incrementals == [ALL_INCREMENTALS]:  # the links this tool's export backup records
+        location = backup_source(args.source)
+        return open_source_chain(location.store, location.key, ALL_INCREMENTALS, until)
     if incrementals:
         store, full_key, keys = _chain_locations(args.source, incrementals)
         return open_source_chain(store, full_key, keys, until)
@@ -568,7 +571,8 @@ def _add_source_arguments(command: argparse.ArgumentParser) -> None:
         metavar="EXPORT",
         action="append",
         help="an incremental export (its folder or manifest-summary.json) applied after SOURCE, a "
-        "DynamoDB full export; repeat in order, one per export of the chain",
+        "DynamoDB full export; repeat in order, one per export of the chain; `all`: every incremental "
+        "this tool's export backup SOURCE records",
     )
     command.add_argument(
         "--until",

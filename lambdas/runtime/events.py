@@ -86,6 +86,9 @@ class KeyAttribute(BaseModel):
     AttributeType: Literal["S", "N", "B"]
 
 
+IncrementalKeys = list[Annotated[str, Field(min_length=1, max_length=1024)]]
+
+
 class RestoreRequest(BaseModel):
     """`{"s3_key": ..., "target_table": ...}` plus options.
 
@@ -112,8 +115,9 @@ class RestoreRequest(BaseModel):
     keys: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_KEYS)
     keys_s3_key: str | None = Field(default=None, min_length=1, max_length=1024)
     # A chain (ledger_backup.sources.chain): incremental exports after s3_key's full export, in order,
-    # applied up to `until` (an ISO 8601 time with its offset), by default to the chain's end.
-    incrementals: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+    # or "all" the links this tool's export backup records, applied up to `until` (an ISO 8601 time with
+    # its offset), by default to the chain's end.
+    incrementals: IncrementalKeys | Literal["all"] | None = Field(
         default=None, min_length=1, max_length=MAX_INCREMENTALS
     )
     until: str | None = Field(default=None, min_length=1, max_length=64)

@@ -27,8 +27,8 @@ def check_allowed(request: RestoreRequest, settings: Settings) -> None:
         )
     if request.keys_s3_key is not None:
         _check_source("keys_s3_key", request.keys_s3_key, settings)
-    for key in request.incrementals or ():
-        _check_source("incrementals", key, settings)
+    for key in request.incrementals if isinstance(request.incrementals, list) else ():
+        _check_source("incrementals", key, settings)  # "all": the links inside s3_key's own folder
     if request.s3_key == LATEST:
         return
     _check_source("s3_key", request.s3_key, settings)

@@ -153,6 +153,8 @@ def test_chain_requests_that_cannot_be_met_are_refused(
         restore_handler.handler(event(chain, target, until="2030-01-01T00:00:00Z"), context)
     with pytest.raises(InvalidRequest, match="until needs incrementals"):
         restore_handler.handler({"s3_key": chain.full, "target_table": target, "until": iso(T1)}, context)
+    with pytest.raises(InvalidRequest, match=r"is not one .*give the incremental exports' keys"):
+        restore_handler.handler({**event(chain, target), "incrementals": "all"}, context)
     with pytest.raises(InvalidRequest, match="outside the backup prefix"):
         restore_handler.handler({**event(chain, target), "incrementals": ["elsewhere/x"]}, context)
     other_key = [{"AttributeName": "isbn", "KeyType": "HASH", "AttributeType": "S"}]

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
+from ledger_backup.backup.export import catalog_export
 from ledger_backup.errors import CorruptBackup, InvalidRequest
 from ledger_backup.restore.verify import verify_source
 from ledger_backup.sources import NotABackup, Source
 from ledger_backup.sources.aws_incremental import open_incremental
-from ledger_backup.sources.chain import open_source_chain
+from ledger_backup.sources.chain import ALL_INCREMENTALS, open_source_chain
 from ledger_backup.storage.stores import LocalStore
 from tests.chain_story import FIRST, MID, SECOND, T0, T1, T2, Chain, expected_state, iso, write_chain
+from tests.unit import test_export_backup as export_backups
 
 
 def state(source: Source) -> list[dict[str, Any]]:
@@ -137,3 +139,30 @@ def test_a_record_that_is_not_a_change_is_refused(store: LocalStore, tmp_path: P
     with pytest.raises(CorruptBackup, match=r"line 1: Metadata.WriteTimestampMicros is missing"):
         list(first.changes())
     assert len(list(open_incremental(store, chain.incrementals[1]).changes())) == len(SECOND)
+
+
+def test_this_tools_export_backup_finds_its_chain_in_its_own_records(tmp_path: Path) -> None:
+    """`"incrementals": "all"`: the links recorded under the base's incrementals/ folder, in order."""
+    store = LocalStore(tmp_path)
+    first = export_backups.chain_of_one(store)  # the export backups' own test layout: base + one link
+    catalog_export(store, first)
+    base_key = f"{export_backups.BASE}manifest.json"
+    source = open_source_chain(store, base_key, ALL_INCREMENTALS)
+    assert source.incrementals == (first.summary_key,)
+    items = {item["book_id"]["S"]: item for item in state_of(source)}
+    expected = {b["book_id"]["S"]: b for b in export_backups.books(0, 9)}
+    expected["b-1"] = {"book_id": {"S": "b-1"}, "steps": {"N": "1"}}
+    expected["book-0001"] = {"book_id": {"S": "book-0001"}, "steps": {"N": "2"}}
+    del expected["book-0002"]
+    assert items == expected
+    store.delete([f"{first.folder}incremental.json"])
+    with pytest.raises(
+        InvalidRequest, match=r"records no incremental exports \(no incrementals/<ts>/incremental\.json\)"
+    ):
+        open_source_chain(store, base_key, ALL_INCREMENTALS)
+    with pytest.raises(InvalidRequest, match='a list of keys or "all"'):
+        open_source_chain(store, base_key, "every")
+
+
+def state_of(source: Source) -> list[dict[str, Any]]:
+    return [item for part in source.parts for item in part.items()]

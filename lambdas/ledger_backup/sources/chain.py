@@ -23,8 +23,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from ledger_backup.chain import load_chain
 from ledger_backup.codec import Item
-from ledger_backup.errors import CorruptBackup, InvalidRequest
+from ledger_backup.errors import BackupNotFound, CorruptBackup, InvalidRequest
+from ledger_backup.manifest import INCREMENTAL_NAME, INCREMENTALS_FOLDER
 from ledger_backup.restore.digest import canonical_key_text
 from ledger_backup.sources.aws_incremental import IncrementalExport, micros, open_incremental, parse_time
 from ledger_backup.sources.base import Part, ReadMeter, Source, StoredItem
@@ -32,6 +34,7 @@ from ledger_backup.sources.detect import open_source
 from ledger_backup.storage.stores import BackupStore
 
 MAX_INCREMENTALS = 1000
+ALL_INCREMENTALS = "all"  # every incremental link this tool's export backup records
 MAX_CHANGE_BYTES = 512 * 2**20  # decompressed change records held in memory to build the state
 
 
@@ -218,12 +221,48 @@ class _ChangedItems:
 
 
 def open_source_chain(
-    store: BackupStore, key: str, incrementals: Sequence[str] = (), until: str = ""
+    store: BackupStore, key: str, incrementals: Sequence[str] | str = (), until: str = ""
 ) -> Source:
-    """The backup `key` names (any kind), with the chain of incremental exports after it when given."""
+    """The backup `key` names (any kind), with the chain of incremental exports after it when given.
+
+    `incrementals` is their manifest-summary.json keys in order, or ALL_INCREMENTALS: every link this
+    tool's export backup `key` records (its `incrementals/<ts>/incremental.json`), in sequence order.
+    """
     if until and not incrementals:
         raise InvalidRequest(
             "until needs incrementals: it picks a moment inside a chain of incremental exports"
         )
+    if isinstance(incrementals, str):
+        if incrementals != ALL_INCREMENTALS:
+            raise InvalidRequest(
+                f'incrementals is a list of keys or "{ALL_INCREMENTALS}", not {incrementals!r}'
+            )
+        incrementals = recorded_incrementals(store, key)
     full = open_source(store, key)
     return open_chain(store, full, incrementals, until) if incrementals else full
+
+
+def recorded_incrementals(store: BackupStore, key: str) -> list[str]:
+    """The summaries of the incremental links an export backup of this tool records, in sequence order.
+
+    Found from the links' own records in the base's folder (ledger_backup.chain), never from a listing
+    of DynamoDB's data folders; a chain those records show broken is refused, naming each problem.
+    """
+    try:
+        chain = load_chain(store, key)
+    except BackupNotFound as exc:
+        raise InvalidRequest(
+            f'incrementals "{ALL_INCREMENTALS}" follows the chain this tool\'s export backups record, and '
+            f"{store.location(key)} is not one ({exc}): give the incremental exports' keys, in order"
+        ) from exc
+    where = store.location(chain.base.manifest_key)
+    if chain.problems:
+        raise CorruptBackup(
+            f"the incremental exports recorded in {where} do not chain: {'; '.join(chain.problems)}"
+        )
+    if not chain.links:
+        raise InvalidRequest(
+            f"{where} records no incremental exports (no {INCREMENTALS_FOLDER}<ts>/{INCREMENTAL_NAME}): "
+            "restore it without incrementals, or give the incremental exports' keys"
+        )
+    return [folder + link.source.summary_key for folder, link in chain.links]
