@@ -99,9 +99,7 @@ ACTIONS: Mapping[str, str] = {
     "dynamodb.DescribeTimeToLive": "dynamodb:DescribeTimeToLive",
     # DynamoDB writes the export's objects with the caller's S3 permissions too (EXPORT_WRITES)
     "dynamodb.ExportTableToPointInTime": "dynamodb:ExportTableToPointInTime",
-    # DynamoDB reads the import's objects and writes its log with the caller's permissions too (IMPORT_USES)
-    "dynamodb.ImportTable": "dynamodb:ImportTable",
-    # DynamoDB reads the import's objects and writes its log with the caller's permissions too (IMPORT_USES)
+    # DynamoDB reads the import's objects and writes its log with the caller's permissions too (_import_table)
     "dynamodb.ImportTable": "dynamodb:ImportTable",
     "dynamodb.PutItem": "dynamodb:PutItem",
     "dynamodb.Scan": "dynamodb:Scan",
