@@ -44,6 +44,7 @@ from ledger_backup.contract import (
 )
 from ledger_backup.copying import copy_backup, copy_latest
 from ledger_backup.errors import InvalidRequest, LedgerBackupError
+from ledger_backup.interpreter import prefer_io_threads
 from ledger_backup.names import check_label, check_table_name
 from ledger_backup.pruning import prune
 from ledger_backup.restore.journal import RestoreJournal
@@ -777,6 +778,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - every command 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: its JSON on stdout, or one `error: ...` line on stderr and exit status 2."""
+    prefer_io_threads()
     args = build_parser().parse_args(argv)
     bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(sys.stderr)
     _configure_logging(verbose=args.verbose, debug=args.debug, bar=bar)
