@@ -12,6 +12,7 @@ class Role(StrEnum):
     RAW_WRITE = "raw write"
     BACKUP = "our backup"
     RESTORE = "our restore"
+    RESTORE_DEFAULT_SWITCH = "our restore, default switch interval"  # without interpreter.prefer_io_threads
     RUNBOOK_BACKUP = "runbook backup"
     RUNBOOK_RESTORE = "runbook restore"
     ITEM_CHECKS = "item checks"  # ItemRules alone, in this process: what refusing bad items costs a restore

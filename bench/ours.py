@@ -63,19 +63,44 @@ def backup(table: str, bucket: str, segments: int, data: Dataset, engine: Server
     return BackupRun(measurement, str(output["location"]), int(output["compressed_bytes"]))
 
 
-def restore(location: str, table: str, writers: int, data: Dataset, engine: ServerCpu) -> Measurement:
-    """`python -m ledger_backup restore s3://... --table NEW --writers N` (checks every item as it writes)."""
+# The CLI with CPython's own 5 ms switch interval: what interpreter.prefer_io_threads changes.
+_DEFAULT_SWITCH = (
+    "import sys, ledger_backup.cli as cli; cli.prefer_io_threads = lambda: None; "
+    "sys.argv[0] = 'ledger_backup'; sys.exit(cli.main())"
+)
+
+
+def restore(
+    location: str,
+    table: str,
+    writers: int,
+    data: Dataset,
+    engine: ServerCpu,
+    *,
+    default_switch_interval: bool = False,
+) -> Measurement:
+    """`python -m ledger_backup restore s3://... --table NEW --writers N` (checks every item as it writes).
+
+    `default_switch_interval`: the same restore without the CLI's shorter switch interval.
+    """
     size, json_bytes = data.count, data.json_bytes
     engine_start = engine.seconds()
-    run = run_measured(cli_command("restore", location, "--table", table, "--writers", str(writers)))
+    arguments = ("restore", location, "--table", table, "--writers", str(writers))
+    command = (
+        [sys.executable, "-c", _DEFAULT_SWITCH, *arguments]
+        if default_switch_interval
+        else cli_command(*arguments)
+    )
+    run = run_measured(command)
     output = json.loads(run.stdout)
     items = int(output["items_restored"])
     if items != size:
         raise RuntimeError(f"our restore into {table} wrote {items} items, the backup holds {size}")
     return Measurement(
         size=size,
-        name=f"our restore (CLI = Lambda core), {writers} writers, from S3",
-        role=Role.RESTORE,
+        name=f"our restore (CLI = Lambda core), {writers} writers, from S3"
+        + (", CPython's default 5 ms switch interval" if default_switch_interval else ""),
+        role=Role.RESTORE_DEFAULT_SWITCH if default_switch_interval else Role.RESTORE,
         items=items,
         seconds=_core_seconds(run, output),
         json_bytes=json_bytes,

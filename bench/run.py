@@ -210,6 +210,12 @@ class Bench:
         restored = ours.restore(backup.location, target, writers, data, self.engine)
         restored.notes.append(sampled_copies(self.dynamodb, target, data.items))
         self._record(restored)
+        if size == self.smallest:  # the switch interval's effect, side by side
+            other = f"bench-{size}-restored-default-switch"
+            self._record(
+                ours.restore(backup.location, other, writers, data, self.engine, default_switch_interval=True)
+            )
+            drop_table(self.dynamodb, other)
         self._plan_and_replace(data, backup.location, target, limit, restored.seconds)
         drop_table(self.dynamodb, target)
         self._item_checks(data)

@@ -45,6 +45,8 @@ def test_quick_run_reports_every_measurement(tmp_path: Path) -> None:
         incident = {"our plan", "our verify", "raw plan read", "our upsert", "our replace", "raw delete"}
         assert {(role, size) for role in incident} <= roles
     assert {("runbook backup", 500), ("runbook restore", 500)} <= roles
+    assert ("our restore, default switch interval", 500) in roles  # the smallest size only
+    assert ("our restore, default switch interval", 1000) not in roles
     for m in measurements:
         # the raw deletes remove the extra keys a replace deletes: one in a hundred
         assert m["items"] == (m["size"] // 100 if m["role"] == "raw delete" else m["size"]), m["name"]
