@@ -22,6 +22,7 @@ from ledger_backup.backup.export import (
     catalog_export,
     job_folder,
     poll_exports,
+    start_export_backup,
     start_incremental_export,
 )
 from ledger_backup.catalog import latest_backup, list_backups
@@ -322,6 +323,7 @@ def test_a_catalog_pauses_between_files_and_a_claim_keeps_other_polls_away(store
     assert busy.detail == "another invocation is cataloging this export"
 
     clock[0] += timedelta(minutes=30)  # the other invocation's claim ran out: it died
+    store.put_new(folder + "claim-0003.json", b'{"invocation": "cut short"')  # and one that is unreadable
     [done] = poll_exports(cast(Any, exports), store, TABLE, now=lambda: clock[0])
     assert isinstance(done, ExportBackupResult)
     assert done.backup.item_count == 9
@@ -358,8 +360,9 @@ def test_an_incremental_waits_for_a_full_export_backup_and_for_15_minutes(store:
 class TableOnly:
     """DescribeTable, DescribeTimeToLive and DescribeContinuousBackups of a PITR table; exports recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, latest: datetime | None = None) -> None:
         self.exports: list[dict[str, Any]] = []
+        self.latest = latest  # LatestRestorableDateTime, when DynamoDB tells it
 
     def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803
         return {
@@ -375,12 +378,25 @@ class TableOnly:
         return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
 
     def describe_continuous_backups(self, TableName: str) -> dict[str, Any]:  # noqa: N803
-        return {
-            "ContinuousBackupsDescription": {
-                "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "ENABLED"}
-            }
-        }
+        recovery: dict[str, Any] = {"PointInTimeRecoveryStatus": "ENABLED"}
+        if self.latest is not None:
+            recovery["LatestRestorableDateTime"] = self.latest
+        return {"ContinuousBackupsDescription": {"PointInTimeRecoveryDescription": recovery}}
 
     def export_table_to_point_in_time(self, **request: Any) -> dict[str, Any]:
         self.exports.append(request)
         return {"ExportDescription": {"ExportArn": export_arn(TABLE, f"0173-{len(self.exports):08d}")}}
+
+
+def test_a_full_export_asks_for_no_later_moment_than_the_recovery_log_reaches(store: LocalStore) -> None:
+    now = datetime(2026, 12, 4, 3, 0, 7, 250_000, tzinfo=UTC)
+    latest = datetime(2026, 12, 4, 2, 55, 3, 999_000, tzinfo=UTC)
+    for reaches, asked in ((latest, "2026-12-04T02:55:03+00:00"), (None, "2026-12-04T03:00:07+00:00")):
+        dynamodb = TableOnly(reaches)
+        started = start_export_backup(cast(Any, dynamodb), store, "bucket", TABLE, now=lambda: now)
+        [request] = dynamodb.exports
+        assert request["ExportTime"] == datetime.fromisoformat(asked)
+        assert started.job.export_time == asked
+        assert request["S3Prefix"] == "backups/ledger/2026-12-04T03-00-07.250Z"
+        assert (request["ExportType"], request["ExportFormat"]) == ("FULL_EXPORT", "DYNAMODB_JSON")
+        store.delete(list(store.list_keys("backups/export-jobs/")))

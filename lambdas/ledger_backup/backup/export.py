@@ -310,10 +310,15 @@ PollOutcome = ExportPending | ExportBackupResult | IncrementalResult | ExportRef
 # ---------------------------------------------------------------------------------------------- start
 
 
-def require_pitr(dynamodb: "DynamoDBClient", table_name: str) -> None:
-    """Exports read the table's point-in-time recovery log: refuse, saying how to turn it on, without it."""
+def require_pitr(dynamodb: "DynamoDBClient", table_name: str) -> datetime | None:
+    """Exports read the table's point-in-time recovery log: refuse, saying how to turn it on, without it.
+
+    Returns the latest moment that log can export (LatestRestorableDateTime, a few minutes behind
+    now on AWS), when DynamoDB tells it: an export asked for a later moment would be refused.
+    """
     description = dynamodb.describe_continuous_backups(TableName=table_name)["ContinuousBackupsDescription"]
-    status = description.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+    recovery = description.get("PointInTimeRecoveryDescription", {})
+    status = recovery.get("PointInTimeRecoveryStatus")
     if status != "ENABLED":
         raise InvalidRequest(
             f"table {table_name!r} has point-in-time recovery {status or 'DISABLED'}, and backup_method "
@@ -322,6 +327,13 @@ def require_pitr(dynamodb: "DynamoDBClient", table_name: str) -> None:
             "PointInTimeRecoveryEnabled=true` (it bills by table size), or set backup_method scan for this "
             "environment in cdk.json"
         )
+    latest = recovery.get("LatestRestorableDateTime")
+    return latest if isinstance(latest, datetime) else None
+
+
+def _exportable(moment: datetime, latest: datetime | None) -> datetime:
+    """The moment, no later than the recovery log reaches, to the whole second (so chains join exactly)."""
+    return (moment if latest is None else min(moment, latest)).astimezone(UTC).replace(microsecond=0)
 
 
 def _request_export(dynamodb: "DynamoDBClient", request: dict[str, Any], table_name: str) -> str:
@@ -345,13 +357,14 @@ def start_export_backup(
 ) -> ExportPending:
     """Ask DynamoDB for a full export of `table_name` into a new backup folder, and record the job.
 
-    The export time is this moment to the whole second, so incremental exports can start exactly there.
+    The export time is this moment (or the recovery log's latest, if earlier) to the whole second, so
+    incremental exports can start exactly there.
     No S3SseAlgorithm is sent: the objects take the bucket's default encryption, as the scan's do.
     """
     table = require_table(dynamodb, table_name)
-    require_pitr(dynamodb, table_name)
+    latest = require_pitr(dynamodb, table_name)
     started = now()
-    export_time = started.replace(microsecond=0)
+    export_time = _exportable(started, latest)
     folder = layout.backup_folder(prefix, table_name, started)
     arn = _request_export(
         dynamodb,
@@ -394,7 +407,7 @@ def start_incremental_export(
     behind is caught up 24 hours at a time.
     """
     table = require_table(dynamodb, table_name)
-    require_pitr(dynamodb, table_name)
+    latest = require_pitr(dynamodb, table_name)
     started = now()
     pending = [job for job in _jobs(store, prefix, table_name) if job.kind == "incremental"]
     if pending:
@@ -414,7 +427,7 @@ def start_incremental_export(
             + ". The next full export backup starts a new chain."
         )
     chain_end = chain.end
-    to_time = min(started.replace(microsecond=0), chain_end + MAX_INCREMENTAL_WINDOW)
+    to_time = _exportable(min(started, chain_end + MAX_INCREMENTAL_WINDOW), latest)
     if to_time - chain_end < MIN_INCREMENTAL_WINDOW:
         return IncrementalSkipped(
             table_name,
@@ -560,6 +573,15 @@ def _numbered(keys: list[str], stem: str) -> dict[int, str]:
     return found
 
 
+def _claimed_until(store: BackupStore, key: str) -> datetime:
+    """Until when a claim holds; an unreadable one (a write cut short) holds no more: it is taken over."""
+    try:
+        return _parse_time(json.loads(store.get(key)).get("until"), "claim")
+    except (CorruptBackup, ValueError, AttributeError):
+        logger.warning("an unreadable claim is taken over", extra={"claim": store.location(key)})
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def _catalog_job(
     store: BackupStore,
     prefix: str,
@@ -576,10 +598,8 @@ def _catalog_job(
     keys = list(store.list_keys(folder))
     claims, checked = _numbered(keys, "claim"), _numbered(keys, "checked")
     last = max(claims, default=0)
-    if last and last not in checked:
-        claim = json.loads(store.get(claims[last]))
-        if _parse_time(claim.get("until"), "claim") > now():
-            return ExportPending(job, location, "COMPLETED", "another invocation is cataloging this export")
+    if last and last not in checked and _claimed_until(store, claims[last]) > now():
+        return ExportPending(job, location, "COMPLETED", "another invocation is cataloging this export")
     number = last + 1
     until = now() + timedelta(seconds=claim_seconds)
     try:
