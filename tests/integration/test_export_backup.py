@@ -262,3 +262,11 @@ def the_schema() -> TableSchema:
         key_schema=[{"AttributeName": "book_id", "KeyType": "HASH"}],
         attribute_definitions=[{"AttributeName": "book_id", "AttributeType": "S"}],
     )
+
+
+def test_an_incremental_event_to_a_scan_function_is_refused(
+    unique_name: str, function_env: Callable[[str], None], context: FakeLambdaContext
+) -> None:
+    function_env(f"ledger-{unique_name}")  # BACKUP_METHOD unset: scan
+    with pytest.raises(InvalidRequest, match=r'\{"incremental": true\} needs backup_method export'):
+        backup_handler.handler({"incremental": True}, context)
