@@ -185,3 +185,14 @@ def test_the_cli_restores_and_verifies_a_chain(
     assert (checked["status"], checked["item_count"]) == ("verified", len(expected_state()))
     refused = cli("verify", folders[0], "--incremental", folders[2], expect=2)
     assert "the chain is broken at incremental 1" in refused
+
+
+def test_a_plan_compares_the_table_with_the_chain_state(
+    dynamodb: "DynamoDBClient", chain: Chain, ledger: str, context: Any
+) -> None:
+    create_table(dynamodb, ledger, hash_key="book_id")
+    load_items(dynamodb, ledger, [*expected_state()[:50], full_book(2), {"book_id": {"S": "stray"}}])
+    report = restore_handler.handler(event(chain, ledger, dry_run=True), context)
+    assert report["status"] == "verified"
+    # b2 (deleted by the chain) and stray are the table's extras; the state's last 9 books are missing
+    assert report["changes"] == {"missing": len(expected_state()) - 50, "changed": 0, "same": 50, "extra": 2}
