@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ledger_backup import layout
 from ledger_backup.aws.clients import dynamodb_client, s3_client
 from ledger_backup.backup.export import (
     ExportBackupResult,
@@ -80,10 +81,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation.count(METRIC_ITEMS_BACKED_UP, outcome.item_count)
     invocation.count(METRIC_BACKUP_BYTES, outcome.compressed_bytes, MetricUnit.Bytes)
     invocation.count(METRIC_BACKUP_DURATION, outcome.duration_seconds, MetricUnit.Seconds)
-    return {**outcome.to_json(), "bucket": settings.bucket, "pruned": _prune(settings)}
+    return {**outcome.to_json(), "bucket": settings.bucket, "pruned": _prune(settings, outcome)}
 
 
-def _prune(settings: Settings) -> dict[str, Any]:
+def _prune(settings: Settings, backup: BackupResult) -> dict[str, Any]:
     """After a whole backup, the policy's prune; its failure is told (answer, log, PruneFailed), never raised.
 
     The backup is done and restorable whatever happens here: failing the invocation would count it
@@ -91,7 +92,14 @@ def _prune(settings: Settings) -> dict[str, Any]:
     """
     store = S3Store(s3_client(), settings.bucket)
     try:
-        result = prune(store, settings.prefix, settings.table_name, settings.retention, datetime.now(UTC))
+        result = prune(
+            store,
+            settings.prefix,
+            settings.table_name,
+            settings.retention,
+            datetime.now(UTC),
+            protected=[layout.folder_of(backup.manifest_key)],
+        )
     except Exception as exc:
         logger.exception("pruning after the backup failed; the backup itself is complete")
         invocation.count(METRIC_PRUNE_FAILED)

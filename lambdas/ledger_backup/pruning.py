@@ -128,7 +128,13 @@ def _lock_of(store: BackupStore, keys: Iterable[str]) -> ObjectLock | None:
 
 
 def plan_prune(
-    store: BackupStore, prefix: str, table_name: str, policy: RetentionPolicy, now: datetime
+    store: BackupStore,
+    prefix: str,
+    table_name: str,
+    policy: RetentionPolicy,
+    now: datetime,
+    *,
+    protected: Iterable[str] = (),
 ) -> tuple[RetentionPlan, dict[str, list[str]]]:
     """The policy's verdicts for the table's folders, Object Lock retentions read for those it would prune."""
     folders = folders_of(store, prefix, table_name)
@@ -139,14 +145,15 @@ def plan_prune(
         for folder, keys in folders.items()
         if folder not in known
     ]
-    plan = plan_retention(catalog, incomplete, policy, now)
+    protected = tuple(protected)
+    plan = plan_retention(catalog, incomplete, policy, now, protected=protected)
     locks = {}
     for verdict in plan.to_prune:
         lock = _lock_of(store, folders.get(verdict.folder, []))
         if lock is not None and lock.holds_at(now):
             locks[verdict.folder] = lock
     if locks:
-        plan = plan_retention(catalog, incomplete, policy, now, locks)
+        plan = plan_retention(catalog, incomplete, policy, now, locks=locks, protected=protected)
     return plan, folders
 
 
@@ -158,9 +165,13 @@ def prune(
     now: datetime,
     *,
     dry_run: bool = False,
+    protected: Iterable[str] = (),
 ) -> PruneResult:
-    """Delete what the policy lets go (nothing on a dry run), each folder manifest first."""
-    plan, folders = plan_prune(store, prefix, table_name, policy, now)
+    """Delete what the policy lets go (nothing on a dry run), each folder manifest first.
+
+    `protected`: backup folders kept whatever the policy says (retention.plan_retention).
+    """
+    plan, folders = plan_prune(store, prefix, table_name, policy, now, protected=protected)
     result = PruneResult(plan, dry_run)
     if dry_run:
         return result

@@ -194,17 +194,24 @@ def plan_retention(
     incomplete: Iterable[IncompleteFolder],
     policy: RetentionPolicy,
     now: datetime,
+    *,
     locks: Mapping[str, ObjectLock] | None = None,
+    protected: Iterable[str] = (),
 ) -> RetentionPlan:
     """Keep or prune each folder, with every reason that keeps it (or the one that prunes it).
 
     `catalog.backups` is newest first (catalog.survey). `locks` maps a folder to its Object Lock;
-    one that still holds at `now` keeps the backup whatever the policy says.
+    one that still holds at `now` keeps the backup whatever the policy says. `protected` folders
+    (the backup that was just made) are kept whatever the policy says: a manifest dated in the
+    future by a skewed clock or a hand must not push the new backup out of keep_last.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     locks = locks or {}
     reasons = _policy_reasons(catalog.backups, policy, now)
+    for folder in protected:
+        if folder in reasons:
+            reasons[folder].insert(0, "the backup just made")
     verdicts = [_complete(b, reasons[b.folder], policy, now, locks.get(b.folder)) for b in catalog.backups]
     verdicts += [
         Verdict(

@@ -35,7 +35,7 @@ def plan(
     incomplete: list[IncompleteFolder] | None = None,
     locks: dict[str, ObjectLock] | None = None,
 ) -> RetentionPlan:
-    return plan_retention(survey(store, PREFIX, TABLE), incomplete or [], policy, now, locks)
+    return plan_retention(survey(store, PREFIX, TABLE), incomplete or [], policy, now, locks=locks)
 
 
 def finished_days(plan: RetentionPlan, action: str) -> list[str]:
@@ -214,3 +214,16 @@ def test_a_clock_without_a_zone_is_refused(store: LocalStore) -> None:
 def test_a_policy_out_of_bounds_is_refused(fields: dict[str, int], problem: str) -> None:
     with pytest.raises(InvalidRequest, match=problem):
         RetentionPolicy(**fields)
+
+
+def test_the_backup_just_made_is_kept_even_if_a_manifest_claims_a_later_time(store: LocalStore) -> None:
+    """A manifest dated in the future (a skewed clock, a hand) would otherwise push it out of keep_last 1."""
+    just_made = write_made_up_backup(store, PREFIX, TABLE, utc("2026-12-04T03:00"))
+    future = write_made_up_backup(store, PREFIX, TABLE, utc("2030-01-01T03:00"))
+    catalog = survey(store, PREFIX, TABLE)
+    now = utc("2026-12-04T03:01")
+    verdicts = plan_retention(catalog, [], RetentionPolicy(keep_last=1), now, protected=[just_made]).verdicts
+    assert [(v.folder, v.action, v.reasons) for v in verdicts] == [
+        (future, KEEP, ("newest 1",)),
+        (just_made, KEEP, ("the backup just made",)),
+    ]
