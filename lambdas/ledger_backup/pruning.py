@@ -19,6 +19,7 @@ from typing import Any
 from ledger_backup import layout
 from ledger_backup.catalog import survey
 from ledger_backup.retention import (
+    COMPLETE,
     PRUNE,
     IncompleteFolder,
     RetentionPlan,
@@ -199,11 +200,15 @@ def prune(
 
 
 def _delete_folder(store: BackupStore, verdict: Verdict, keys: list[str], now: datetime) -> None:
-    """Marker, manifest, the rest: a folder cut short here is finished by the next prune."""
+    """Marker, manifest, the rest: a folder cut short here is finished by the next prune.
+
+    A complete backup's manifest goes first even if the listing (taken a moment before the
+    manifests were read) missed it: its data files are never deleted while it still looks whole.
+    """
     folder = verdict.folder
     marker = folder + layout.PRUNING_NAME
     manifest = layout.manifest_key(folder)
-    if manifest in keys:
+    if verdict.kind == COMPLETE or manifest in keys:
         record = {"pruned_at": now.isoformat(), "reasons": list(verdict.reasons)}
         store.put(marker, json.dumps(record).encode("utf-8"))
         store.delete([manifest])

@@ -1,7 +1,7 @@
 """Pruning in a local folder: manifest first, then the rest; a prune cut short is finished by the next."""
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -142,3 +142,27 @@ def test_cli_prune_deletes_and_a_bad_policy_is_one_line(
         main(["prune", str(tmp_path / "backups"), "--table", TABLE, "--keep-last", "0"])
     assert exit_info.value.code == 2
     assert "--keep-last: must be a whole number from 1" in capsys.readouterr().err
+
+
+class LateListingStore(OrderedStore):
+    """The first listing misses the manifests (written just after it); later ones see them."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.listings = 0
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        self.listings += 1
+        for key in super().list_keys(prefix):
+            if self.listings > 1 or not key.endswith(layout.MANIFEST_NAME):
+                yield key
+
+
+def test_a_manifest_the_listing_missed_is_still_deleted_first(tmp_path: Path) -> None:
+    store = LateListingStore(tmp_path)
+    folders = daily_backups(store, PREFIX, TABLE, utc("2026-12-04T03:00"), days=2)
+    result = prune(store, PREFIX, TABLE, RetentionPolicy(keep_last=1), NOW)
+    assert result.deleted == [folders[0]]
+    calls = [c for c in store.deletes if any(k.startswith(folders[0]) for k in c)]
+    assert calls[0] == [layout.manifest_key(folders[0])]
+    assert list(LocalStore(tmp_path).list_keys(folders[0])) == []
