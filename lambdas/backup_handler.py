@@ -46,12 +46,15 @@ from ledger_backup.contract import (
     METRIC_PRUNE_FAILED,
 )
 from ledger_backup.errors import CorruptBackup, InvalidRequest
+from ledger_backup.interpreter import prefer_io_threads
 from ledger_backup.pruning import prune
 from ledger_backup.storage.stores import S3Store
 from runtime import continuation, invocation, policy
 from runtime.events import parse_backup_trigger
 from runtime.observability import logger, metrics, tracer
 from runtime.settings import Settings
+
+prefer_io_threads()  # this module is the function's entry point: the process's setting is made here
 
 
 @logger.inject_lambda_context(log_event=True, clear_state=True)

@@ -30,6 +30,7 @@ from ledger_backup.contract import (
     METRIC_VERIFY_FAILED,
 )
 from ledger_backup.errors import BackupNotFound, CorruptBackup, IncompleteBackup, InvocationLimitReached
+from ledger_backup.interpreter import prefer_io_threads
 from ledger_backup.restore import drill
 from ledger_backup.restore.import_table import IMPORT_METHOD
 from ledger_backup.restore.journal import RestoreJournal, RestoreProgress
@@ -64,6 +65,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from runtime.events import ResumeRestoreEvent
+
+
+prefer_io_threads()  # this module is the function's entry point: the process's setting is made here
 
 
 @logger.inject_lambda_context(log_event=True, clear_state=True)
