@@ -32,8 +32,13 @@ def backup_key(ledger_table: str, function_env: Callable[[str], None]) -> str:
     return key
 
 
+def table_names(dynamodb: "DynamoDBClient") -> list[str]:
+    """Every table (ListTables answers at most 100 a page; the session's DynamoDB Local holds more)."""
+    return [name for page in dynamodb.get_paginator("list_tables").paginate() for name in page["TableNames"]]
+
+
 def drill_tables(dynamodb: "DynamoDBClient", ledger_table: str) -> list[str]:
-    return [t for t in dynamodb.list_tables()["TableNames"] if t.startswith(f"{ledger_table}-drill-")]
+    return [t for t in table_names(dynamodb) if t.startswith(f"{ledger_table}-drill-")]
 
 
 def table_digest(dynamodb: "DynamoDBClient", table: str) -> str:
@@ -153,7 +158,7 @@ def test_a_drill_checkpoint_naming_the_ledger_is_refused(
     ledger_before = scan_all(dynamodb, ledger_table, "book_id")
     with pytest.raises(InvalidRequest, match="never into the ledger"):
         restore_handler.handler({"continuation": {"checkpoint_key": forged_key}}, FakeLambdaContext())
-    assert ledger_table in dynamodb.list_tables()["TableNames"]
+    assert ledger_table in table_names(dynamodb)
     assert scan_all(dynamodb, ledger_table, "book_id") == ledger_before
     s3.delete_object(Bucket=bucket, Key=forged_key)
     finished = restore_handler.handler(event, FakeLambdaContext())  # the real drill carries on and passes
