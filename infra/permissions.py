@@ -284,7 +284,7 @@ def replication_statements(
     return statements
 
 
-# backup_method export (ledger_backup/backup/export.py): DescribeContinuousBackups to refuse a table
+# backup_method export (ledger_backup/backup/export/): DescribeContinuousBackups to refuse a table
 # without PITR by name; ExportTableToPointInTime on the table; DescribeExport on its exports. DynamoDB
 # writes the export's objects with the caller's permissions: AWS's guide lists s3:AbortMultipartUpload,
 # s3:PutObject and s3:PutObjectAcl on the destination (BackupObjects has the first two under the prefix).

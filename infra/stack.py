@@ -243,7 +243,7 @@ class LedgerBackupStack(Stack):
 
         An export runs for minutes to hours without the function, and Lambda's async Invoke has no
         delay, so a fixed rule polls every EXPORT_POLL_MINUTES: no resources made at run time, and a
-        missed or failed poll is simply followed by the next one (backup/export.py).
+        missed or failed poll is simply followed by the next one (backup/export/poll.py).
         """
         config = self.config
         self.backup.function.add_environment(ENV_BACKUP_METHOD, config.backup_method)

@@ -16,7 +16,7 @@ ENV_RESTORE_WRITERS: Final = "RESTORE_WRITERS"  # restore function only
 ENV_CONTINUATION_MARGIN_SECONDS: Final = "CONTINUATION_MARGIN_SECONDS"
 ENV_MAX_ITEMS_PER_SECOND: Final = "MAX_ITEMS_PER_SECOND"  # unset: as fast as DynamoDB allows
 ENV_MAX_INVOCATIONS: Final = "MAX_INVOCATIONS"  # longest chain of self-invocations (runtime/invocation.py)
-ENV_BACKUP_METHOD: Final = "BACKUP_METHOD"  # backup function only: "scan" or "export" (backup/export.py)
+ENV_BACKUP_METHOD: Final = "BACKUP_METHOD"  # backup function only: "scan" or "export" (backup/export/)
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -45,7 +45,7 @@ DEFAULT_KEEP_LAST: Final = 7
 # Restore progress lives under <backup prefix><RESTORES_FOLDER><restore id>/; backups live under
 # <backup prefix><table>/, so no table may be named like this folder.
 RESTORES_FOLDER: Final = "restores/"
-# Export backups waiting for DynamoDB (backup/export.py) are recorded under
+# Export backups waiting for DynamoDB (backup/export/) are recorded under
 # <backup prefix><EXPORT_JOBS_FOLDER><table>/<ExportId>/ until cataloged; likewise no table may be named so.
 EXPORT_JOBS_FOLDER: Final = "export-jobs/"
 BACKUP_METHODS: Final = ("scan", "export")
