@@ -30,6 +30,7 @@ from infra.permissions import (
 from infra.storage import BackupBucket, ledger_table, removal_policy
 from ledger_backup.contract import (
     ENV_BACKUP_BUCKET,
+    ENV_BACKUP_KMS_KEY_ARN,
     ENV_BACKUP_METHOD,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
@@ -134,6 +135,8 @@ class LedgerBackupStack(Stack):
         if config.max_items_per_second is not None:
             common_env[ENV_MAX_ITEMS_PER_SECOND] = str(config.max_items_per_second)
         backup_name = f"{config.function_name_prefix}-backup"
+        # An SSE-KMS bucket's key, which each export request names (backup/export/start.py); SSE-S3: unset.
+        key_env = {} if self.storage.key is None else {ENV_BACKUP_KMS_KEY_ARN: self.storage.key.key_arn}
         self.backup = LedgerFunction(
             self,
             "Backup",
@@ -148,6 +151,7 @@ class LedgerBackupStack(Stack):
                 ENV_KEEP_DAILY: str(config.keep_daily),
                 ENV_KEEP_WEEKLY: str(config.keep_weekly),
                 ENV_KEEP_MONTHLY: str(config.keep_monthly),
+                **key_env,
             },
             statements=[
                 *backup_statements(

@@ -135,6 +135,7 @@ def _start_export(incremental: bool, settings: Settings) -> dict[str, Any]:
         settings.bucket,
         settings.table_name,
         prefix=settings.prefix,
+        kms_key_arn=settings.backup_kms_key_arn,
     )
     if isinstance(started, ExportPending):
         invocation.count(METRIC_BACKUP_CONTINUED)

@@ -17,6 +17,8 @@ ENV_CONTINUATION_MARGIN_SECONDS: Final = "CONTINUATION_MARGIN_SECONDS"
 ENV_MAX_ITEMS_PER_SECOND: Final = "MAX_ITEMS_PER_SECOND"  # unset: as fast as DynamoDB allows
 ENV_MAX_INVOCATIONS: Final = "MAX_INVOCATIONS"  # longest chain of self-invocations (runtime/invocation.py)
 ENV_BACKUP_METHOD: Final = "BACKUP_METHOD"  # backup function only: "scan" or "export" (backup/export/)
+# Backup function only, set when the bucket is SSE-KMS: the key DynamoDB's exports are written under.
+ENV_BACKUP_KMS_KEY_ARN: Final = "BACKUP_KMS_KEY_ARN"
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"

@@ -14,6 +14,7 @@ from ledger_backup.contract import (
     DEFAULT_RESTORE_WRITERS,
     DEFAULT_SCAN_SEGMENTS,
     ENV_BACKUP_BUCKET,
+    ENV_BACKUP_KMS_KEY_ARN,
     ENV_BACKUP_METHOD,
     ENV_BACKUP_PREFIX,
     ENV_CONTINUATION_MARGIN_SECONDS,
@@ -49,6 +50,9 @@ class Settings:
     backup_method: str = DEFAULT_BACKUP_METHOD  # "scan" or "export" (ledger_backup.backup.export)
     # What the backup function prunes after each good backup (ledger_backup/retention.py).
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # The bucket's SSE-KMS key, named on each export request (exports are not documented to take the
+    # bucket's default encryption); None: the bucket is SSE-S3.
+    backup_kms_key_arn: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -70,6 +74,7 @@ class Settings:
                 keep_weekly=_whole_number(environ, ENV_KEEP_WEEKLY),
                 keep_monthly=_whole_number(environ, ENV_KEEP_MONTHLY),
             ),
+            backup_kms_key_arn=environ.get(ENV_BACKUP_KMS_KEY_ARN, "").strip() or None,
         )
 
 

@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from tests.infra import cfn
-from tests.infra.conftest import GOVERNED, IMPORTED_KEY, LOCKED, REPLICA_KEY, REPLICATED, Synthesized, ids
+from tests.infra.conftest import (
+    ADOPTED,
+    GOVERNED,
+    IMPORTED_KEY,
+    LOCKED,
+    REPLICA_KEY,
+    REPLICATED,
+    Synthesized,
+    ids,
+)
 
 BUCKET_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 VIA_S3_HERE = json.dumps(
@@ -151,6 +160,33 @@ def test_sse_s3_buckets_give_the_functions_no_kms_permission(synthesized: Synthe
     for kind in ("backup", "restore"):
         assert kms_permissions(synthesized, env, kind) == set()
     assert "BackupKeyArn" not in synthesized.template_json(env)["Outputs"]
+
+
+def backup_environment(synthesized: Synthesized, env: str) -> dict[str, Any]:
+    """The backup function's environment variables."""
+    t = synthesized.template_json(env)
+    function = t["Resources"][ids(synthesized, env)["backup"]]
+    variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def test_the_backup_function_is_told_the_buckets_key_so_exports_name_it(synthesized: Synthesized) -> None:
+    """Each export request names the SSE-KMS key (export/start.py): the stack's or an imported one."""
+    t = synthesized.template_json(LOCKED.name)
+    [key_id] = [
+        k
+        for k, key in cfn.resources(t, "AWS::KMS::Key").items()
+        if "ledger backups" in key["Properties"]["Description"]
+    ]
+    assert backup_environment(synthesized, LOCKED.name)["BACKUP_KMS_KEY_ARN"] == {
+        "Fn::GetAtt": [key_id, "Arn"]
+    }
+    assert backup_environment(synthesized, GOVERNED.name)["BACKUP_KMS_KEY_ARN"] == IMPORTED_KEY
+
+
+@pytest.mark.parametrize("env", [*PLAIN_ENVS, ADOPTED.name])
+def test_without_kms_key_the_backup_function_names_no_key(synthesized: Synthesized, env: str) -> None:
+    assert "BACKUP_KMS_KEY_ARN" not in backup_environment(synthesized, env)
 
 
 # --- replication ----------------------------------------------------------------------------------

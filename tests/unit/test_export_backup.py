@@ -400,3 +400,31 @@ def test_a_full_export_asks_for_no_later_moment_than_the_recovery_log_reaches(st
         assert request["S3Prefix"] == "backups/ledger/2026-12-04T03-00-07.250Z"
         assert (request["ExportType"], request["ExportFormat"]) == ("FULL_EXPORT", "DYNAMODB_JSON")
         store.delete(list(store.list_keys("backups/export-jobs/")))
+
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
+
+@pytest.mark.parametrize("kms_key_arn", [KEY_ARN, None])
+def test_every_export_request_names_the_buckets_kms_key_when_there_is_one(
+    store: LocalStore, kms_key_arn: str | None
+) -> None:
+    """AWS does not document that an export takes the bucket's default SSE-KMS key: the request names it."""
+    dynamodb = TableOnly()
+    now = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    full = start_export_backup(
+        cast(Any, dynamodb), store, "bucket", TABLE, kms_key_arn=kms_key_arn, now=lambda: now
+    )
+    store.delete(list(store.list_keys("backups/export-jobs/")))
+    write_full(store, full.job)
+    catalog_export(store, full.job)
+    later = now + timedelta(hours=1)
+    link = start_incremental_export(
+        cast(Any, dynamodb), store, "bucket", TABLE, kms_key_arn=kms_key_arn, now=lambda: later
+    )
+    assert isinstance(link, ExportPending)
+    requests = dynamodb.exports
+    assert [r["ExportType"] for r in requests] == ["FULL_EXPORT", "INCREMENTAL_EXPORT"]
+    for request in requests:
+        encryption = {name: request[name] for name in ("S3SseAlgorithm", "S3SseKmsKeyId") if name in request}
+        assert encryption == ({"S3SseAlgorithm": "KMS", "S3SseKmsKeyId": kms_key_arn} if kms_key_arn else {})

@@ -132,3 +132,10 @@ def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("BACKUP_PREFIX", raising=False)
     settings = Settings.from_environ()
     assert (settings.table_name, settings.bucket, settings.scan_segments) == ("from-env", "bucket-env", 2)
+
+
+def test_the_backup_kms_key_is_read_when_the_stack_sets_it_and_absent_otherwise() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    assert Settings.from_environ({**REQUIRED, "BACKUP_KMS_KEY_ARN": f" {key} "}).backup_kms_key_arn == key
+    assert Settings.from_environ({**REQUIRED, "BACKUP_KMS_KEY_ARN": ""}).backup_kms_key_arn is None
+    assert Settings.from_environ(REQUIRED).backup_kms_key_arn is None

@@ -62,9 +62,23 @@ def _exportable(moment: datetime, latest: datetime | None) -> datetime:
     return (moment if latest is None else min(moment, latest)).astimezone(UTC).replace(microsecond=0)
 
 
-def _request_export(dynamodb: "DynamoDBClient", request: dict[str, Any], table_name: str) -> str:
+def encryption_fields(kms_key_arn: str | None) -> dict[str, str]:
+    """What the request says of the export's encryption: the bucket's KMS key, named, or nothing.
+
+    AWS does not document that an export takes the bucket's default SSE-KMS key, so with one the
+    request names it; without one (SSE-S3) nothing is sent and the objects take the default.
+    """
+    if kms_key_arn is None:
+        return {}
+    return {"S3SseAlgorithm": "KMS", "S3SseKmsKeyId": kms_key_arn}
+
+
+def _request_export(
+    dynamodb: "DynamoDBClient", request: dict[str, Any], table_name: str, kms_key_arn: str | None
+) -> str:
+    encrypted: dict[str, Any] = {**request, **encryption_fields(kms_key_arn)}
     try:
-        response = dynamodb.export_table_to_point_in_time(**request)
+        response = dynamodb.export_table_to_point_in_time(**encrypted)
     except ClientError as exc:
         if error_code(exc) == "PointInTimeRecoveryUnavailableException":
             require_pitr(dynamodb, table_name)  # names the fix; PITR may have been turned off since
@@ -79,13 +93,14 @@ def start_export_backup(
     table_name: str,
     *,
     prefix: str = DEFAULT_BACKUP_PREFIX,
+    kms_key_arn: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ExportPending:
     """Ask DynamoDB for a full export of `table_name` into a new backup folder, and record the job.
 
     The export time is this moment (or the recovery log's latest, if earlier) to the whole second, so
-    incremental exports can start exactly there.
-    No S3SseAlgorithm is sent: the objects take the bucket's default encryption, as the scan's do.
+    incremental exports can start exactly there. `kms_key_arn`: the bucket's SSE-KMS key, which the
+    export is asked to write under (see `encryption_fields`).
     """
     table = require_table(dynamodb, table_name)
     latest = require_pitr(dynamodb, table_name)
@@ -103,6 +118,7 @@ def start_export_backup(
             "ExportType": FULL_EXPORT,
         },
         table_name,
+        kms_key_arn,
     )
     job = ExportJob(
         kind="full",
@@ -124,6 +140,7 @@ def start_incremental_export(
     table_name: str,
     *,
     prefix: str = DEFAULT_BACKUP_PREFIX,
+    kms_key_arn: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ExportPending | IncrementalSkipped:
     """Export the changes since the newest export backup's chain ends, as that chain's next link.
@@ -178,6 +195,7 @@ def start_incremental_export(
             },
         },
         table_name,
+        kms_key_arn,
     )
     job = ExportJob(
         kind="incremental",
