@@ -23,6 +23,7 @@ from ledger_backup.backup.export import (
     ExportRefused,
     IncrementalResult,
     IncrementalSkipped,
+    incremental_bases,
     poll_exports,
     start_export_backup,
     start_incremental_export,
@@ -84,24 +85,28 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation.count(METRIC_ITEMS_BACKED_UP, outcome.item_count)
     invocation.count(METRIC_BACKUP_BYTES, outcome.compressed_bytes, MetricUnit.Bytes)
     invocation.count(METRIC_BACKUP_DURATION, outcome.duration_seconds, MetricUnit.Seconds)
-    return {**outcome.to_json(), "bucket": settings.bucket, "pruned": _prune(settings, outcome)}
+    made = [layout.folder_of(outcome.manifest_key)]
+    return {**outcome.to_json(), "bucket": settings.bucket, "pruned": _prune(settings, made)}
 
 
-def _prune(settings: Settings, backup: BackupResult) -> dict[str, Any]:
+def _prune(settings: Settings, made: list[str]) -> dict[str, Any]:
     """After a whole backup, the policy's prune; its failure is told (answer, log, PruneFailed), never raised.
 
     The backup is done and restorable whatever happens here: failing the invocation would count it
-    as a failed backup and make Lambda retry a backup that succeeded.
+    as a failed backup and make Lambda retry a backup that succeeded. `made`: the folders of the
+    backups just made, never pruned by the run that made them; nor is the base of an incremental
+    export still running (DynamoDB writes it into that folder).
     """
     store = S3Store(s3_client(), settings.bucket)
     try:
+        protected = [*made, *incremental_bases(store, settings.prefix, settings.table_name)]
         result = prune(
             store,
             settings.prefix,
             settings.table_name,
             settings.retention,
             datetime.now(UTC),
-            protected=[layout.folder_of(backup.manifest_key)],
+            protected=protected,
         )
     except Exception as exc:
         logger.exception("pruning after the backup failed; the backup itself is complete")
@@ -143,7 +148,11 @@ def _start_export(incremental: bool, settings: Settings) -> dict[str, Any]:
 
 
 def _poll(settings: Settings, context: LambdaContext) -> dict[str, Any]:
-    """Check each running export; count the cataloged ones; fail (once per export) for a refused one."""
+    """Check each running export; count the cataloged ones; fail (once per export) for a refused one.
+
+    A full export cataloged is a backup like a scan's: the policy's prune follows, as after a scan
+    (an incremental link is not a backup of its own; it is kept and pruned with its base).
+    """
     outcomes = poll_exports(
         dynamodb_client(),
         S3Store(s3_client(), settings.bucket),
@@ -161,6 +170,8 @@ def _poll(settings: Settings, context: LambdaContext) -> dict[str, Any]:
         elif isinstance(outcome, IncrementalResult):
             invocation.count(METRIC_BACKUP_SUCCEEDED)
             invocation.count(METRIC_BACKUP_BYTES, outcome.link.compressed_bytes, MetricUnit.Bytes)
+    made = [layout.folder_of(o.backup.manifest_key) for o in outcomes if isinstance(o, ExportBackupResult)]
+    pruned = _prune(settings, made) if made else None  # before a refusal fails the invocation
     refused = [o for o in outcomes if isinstance(o, ExportRefused)]
     if refused:
         raise CorruptBackup(
@@ -170,13 +181,16 @@ def _poll(settings: Settings, context: LambdaContext) -> dict[str, Any]:
         )
     answers = [o.to_json() for o in outcomes]
     status = "idle" if not answers else "polled"
-    return {
+    answer: dict[str, Any] = {
         "status": status,
         "method": "export",
         "table": settings.table_name,
         "exports": answers,
         "bucket": settings.bucket,
     }
+    if pruned is not None:
+        answer["pruned"] = pruned
+    return answer
 
 
 def _by_hand(outcome: BackupInProgress) -> invocation.ByHand:

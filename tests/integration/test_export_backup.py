@@ -9,24 +9,36 @@ start, poll, catalog, then list, verify and restore into DynamoDB Local.
 """
 
 import gzip
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 import backup_handler
 import restore_handler
 from devtools.lambda_context import FakeLambdaContext
 from devtools.local_aws import LocalAws
 from devtools.tables import create_table, load_items, scan_all
-from ledger_backup.backup.export import ExportBackupResult, ExportJob, catalog_export, jobs_folder
+from ledger_backup import layout
+from ledger_backup.backup.export import (
+    ExportBackupResult,
+    ExportJob,
+    IncrementalResult,
+    catalog_export,
+    jobs_folder,
+)
+from ledger_backup.catalog import list_backups
 from ledger_backup.chain import load_chain
 from ledger_backup.errors import InvalidRequest
 from ledger_backup.schema import TableSchema
 from ledger_backup.storage.stores import S3Store
 from tests.export_layout import DataFile, change_lines, gz, item_lines, write_export
+from tests.integration.iam_calls import default_session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -270,3 +282,125 @@ def test_an_incremental_event_to_a_scan_function_is_refused(
     function_env(f"ledger-{unique_name}")  # BACKUP_METHOD unset: scan
     with pytest.raises(InvalidRequest, match=r'\{"incremental": true\} needs backup_method export'):
         backup_handler.handler({"incremental": True}, context)
+
+
+def cataloged_full(store: S3Store, table: str, moment: datetime, export_id: str) -> ExportJob:
+    """A full export backup of `moment` (whole seconds), cataloged then: as an earlier day's poll left it."""
+    job = ExportJob(
+        kind="full",
+        table_name=table,
+        table_arn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}",
+        schema=the_schema(),
+        folder=layout.backup_folder(PREFIX, table, moment),
+        started_at=moment.isoformat(),
+        export_arn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/export/{export_id}",
+        export_time=moment.isoformat(),
+    )
+    files = [DataFile("a.json.gz", gz(item_lines(books(3))), 3)]
+    write_export(store, job.folder, job.export_id, table, files, export_time=job.export_time)
+    assert isinstance(
+        catalog_export(store, job, now=lambda: moment + timedelta(minutes=5)), ExportBackupResult
+    )
+    return job
+
+
+def cataloged_link(store: S3Store, base: ExportJob, to_time: datetime) -> ExportJob:
+    """The first incremental link of `base`'s chain, cataloged."""
+    assert base.export_time is not None
+    link = ExportJob(
+        kind="incremental",
+        table_name=base.table_name,
+        table_arn=base.table_arn,
+        schema=base.schema,
+        folder=f"{base.folder}incrementals/{layout.folder_timestamp(to_time)}/",
+        started_at=to_time.isoformat(),
+        export_arn=f"{base.export_arn}-link",
+        export_from_time=base.export_time,
+        export_to_time=to_time.isoformat(),
+        base=base.folder,
+        previous=base.folder,
+        sequence=1,
+    )
+    changes = [{"Keys": {"book_id": {"S": "book-0000"}}, "OldImage": books(1)[0]}]
+    write_export(
+        store,
+        link.folder,
+        link.export_id,
+        link.table_name,
+        [DataFile("c.json.gz", gz(change_lines(changes)), 1)],
+        kind="INCREMENTAL_EXPORT",
+        arn=link.export_arn,
+        from_time=link.export_from_time,
+        to_time=link.export_to_time,
+    )
+    assert isinstance(
+        catalog_export(store, link, now=lambda: to_time + timedelta(minutes=5)), IncrementalResult
+    )
+    return link
+
+
+@pytest.fixture
+def exports_still_running() -> Iterator[set[str]]:
+    """Export ARNs DescribeExport answers IN_PROGRESS for: moto finishes every export in milliseconds.
+
+    Only the answer is DynamoDB's stand-in; the call is made (and checked by the IAM check) as always.
+    """
+    running: set[str] = set()
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        arn = json.loads(params["body"])["ExportArn"]
+        if arn not in running:
+            return None
+        description = {"ExportArn": arn, "ExportStatus": "IN_PROGRESS"}
+        return AWSResponse(params["url"], 200, HTTPHeaders(), None), {"ExportDescription": description}
+
+    events = default_session().events
+    events.register("before-call.dynamodb.DescribeExport", answer, unique_id="tests.exports_still_running")  # type: ignore[arg-type]
+    yield running
+    events.unregister("before-call.dynamodb.DescribeExport", unique_id="tests.exports_still_running")
+
+
+def test_a_cataloged_full_export_prunes_by_the_policy_but_never_a_base_an_incremental_is_writing_into(
+    s3: "S3Client",
+    bucket: str,
+    unique_name: str,
+    export_env: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+    exports_still_running: set[str],
+    context: FakeLambdaContext,
+) -> None:
+    """keep_last 1: the oldest export backup goes with its chain; a running incremental.s base stays."""
+    table = f"ledger-{unique_name}-prune"
+    moto_table(table, books(3))
+    export_env(table)
+    monkeypatch.setenv("KEEP_LAST", "1")
+    store = S3Store(s3, bucket)
+    today = datetime.now(UTC).replace(microsecond=0)
+    oldest = cataloged_full(store, table, today - timedelta(days=3), "0173-oldest")
+    cataloged_link(store, oldest, today - timedelta(days=3) + timedelta(hours=1))
+    older = cataloged_full(store, table, today - timedelta(days=2), "0173-older")
+
+    started = backup_handler.handler({"incremental": True}, context)  # extends `older`, the newest so far
+    assert (started["status"], started["base"]) == ("continuing", older.folder)
+    exports_still_running.add(started["export_arn"])
+    assert backup_handler.handler({}, context)["status"] == "continuing"
+    [full] = [j for j in jobs_of(store, table) if j.kind == "full"]
+    wait_for_moto(full)
+    complete_as_aws_would(store, full)
+
+    polled = backup_handler.handler({"export_poll": True}, context)
+    assert sorted((e["kind"], e["status"]) for e in polled["exports"]) == [
+        ("full", "complete"),
+        ("incremental", "continuing"),
+    ]
+    pruned = polled["pruned"]
+    assert (pruned["status"], pruned["deleted"]) == ("done", [store.location(oldest.folder)])
+    assert list(store.list_keys(oldest.folder)) == []  # its manifest, export and incremental link
+    assert store.exists(f"{older.folder}manifest.json")  # outside keep_last 1, but a running export's base
+    assert store.exists(f"{full.folder}manifest.json")
+    assert [b.folder for b in list_backups(store, PREFIX, table)] == [full.folder, older.folder]
+
+
+def jobs_of(store: S3Store, table: str) -> list[ExportJob]:
+    keys = [k for k in store.list_keys(jobs_folder(PREFIX, table)) if k.endswith("/job.json")]
+    return [ExportJob.from_json_bytes(store.get(k), k) for k in keys]

@@ -31,6 +31,7 @@ from ledger_backup.backup.export.jobs import (
     IncrementalResult,
     IncrementalSkipped,
     PollOutcome,
+    incremental_bases,
     job_folder,
     jobs_folder,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "PollOutcome",
     "catalog_export",
     "check_data_file",
+    "incremental_bases",
     "job_folder",
     "jobs_folder",
     "poll_exports",

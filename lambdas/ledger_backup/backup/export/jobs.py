@@ -273,3 +273,12 @@ def list_jobs(store: BackupStore, prefix: str, table_name: str) -> Iterator[Expo
     for key in store.list_keys(jobs_folder(prefix, table_name)):
         if key.endswith(f"/{JOB_NAME}"):
             yield ExportJob.from_json_bytes(store.get(key), store.location(key))
+
+
+def incremental_bases(store: BackupStore, prefix: str, table_name: str) -> list[str]:
+    """The backup folders incremental exports not cataloged yet are writing into: never to be pruned.
+
+    DynamoDB writes such an export under `<base folder>incrementals/`, so a prune of the base in the
+    meantime would leave the export's objects in a folder without a manifest, and its catalog refused.
+    """
+    return sorted({job.base for job in list_jobs(store, prefix, table_name) if job.base is not None})
