@@ -148,9 +148,9 @@ def _plan_target(measurements: Sequence[Measurement], size: int) -> list[Target]
             why_missed=(
                 f"{plan.client_cpu_ms_per_item:.2f} ms of client CPU per item against "
                 f"{verify.client_cpu_ms_per_item + scan.client_cpu_ms_per_item:.2f} for the halves: "
-                "the plan also decodes every scanned item, digests it whole and per top-level attribute, "
-                "writes both sides into an SQLite index and joins them, its scan thread sharing the "
-                "2 cores with its verify"
+                "the plan also parses every scanned item for its key, hashes both sides' item texts, "
+                "writes them into an SQLite index and joins them, digesting by value (and reading the "
+                "table again by key) only the keys whose texts differ"
             ),
         )
     ]
