@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 
 BUCKET = "ledger-bench"
 RUNBOOK_PATIENCE = 1.25  # the runbook's scan as written may take this many times the fair variant's time
+# Each measurement starts once DynamoDB Local has settled: using under this share of a core over half a
+# second. Earlier steps leave it working (a runbook Scan stopped at its time limit still runs server-side,
+# a dropped table is deleted in the background), which would slow whichever measurement came next.
+ENGINE_SETTLED_SHARE = 0.05
+ENGINE_SETTLE_PATIENCE = 180.0  # seconds; past it the measurement starts anyway, and says so
 PLAN_PATIENCE = 20.0  # our plan is killed (and the run fails) after this many times our restore's time
 Progress = Callable[[str], None]
 
@@ -115,9 +120,22 @@ class Bench:
         )
         return measurement
 
+    def _settle(self) -> None:
+        """Wait until DynamoDB Local has finished what earlier steps left it doing (ENGINE_SETTLED_SHARE)."""
+        deadline = time.monotonic() + ENGINE_SETTLE_PATIENCE
+        before = self.engine.seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.engine.seconds()
+            if now - before < 0.5 * ENGINE_SETTLED_SHARE:
+                return
+            before = now
+        self.say(f"  DynamoDB Local was still busy after {ENGINE_SETTLE_PATIENCE:.0f} s; measuring anyway")
+
     def _raw_write(self, data: Dataset, table: str, name: str, client: Any, json_encoded: bool) -> None:
         batches = engine.put_batches(data.items)
         create_ledger_table(self.dynamodb, table)
+        self._settle()
         before = self.engine.seconds()
         result = engine.threaded_batch_write(
             client, table, batches, self.options.writers, json_encoded=json_encoded
@@ -128,6 +146,7 @@ class Bench:
         """The strictest write ceiling: requests encoded before the clock starts."""
         batches = engine.put_request_texts(engine.put_batches(data.items))
         create_ledger_table(self.dynamodb, table)
+        self._settle()
         before = self.engine.seconds()
         writers = self.options.writers
         result = engine.threaded_batch_write_texts(dynamodb_client(writers * 2), table, batches, writers)
@@ -146,6 +165,7 @@ class Bench:
         as_text: bool = False,
         role: Role = Role.RAW_READ,
     ) -> None:
+        self._settle()
         before = self.engine.seconds()
         result = engine.parallel_scan(client, table, self.options.segments, limit, as_text=as_text)
         if result.items != data.count:
@@ -193,6 +213,7 @@ class Bench:
         name = f"raw parallel Scan, {segments} segments, Limit {limit}, our client (items as text)"
         self._raw_scan(data, source, limit, name, dynamodb_client(segments * 2), as_text=True)
 
+        self._settle()
         backup = ours.backup(source, BUCKET, segments, data, self.engine)
         self._record(backup.measurement)
         if self.options.profile and size == self.smallest:
@@ -207,15 +228,12 @@ class Bench:
         drop_table(self.dynamodb, source)
 
         target = f"bench-{size}-restored"
+        self._settle()
         restored = ours.restore(backup.location, target, writers, data, self.engine)
         restored.notes.append(sampled_copies(self.dynamodb, target, data.items))
         self._record(restored)
-        if size == self.smallest:  # the switch interval's effect, side by side
-            other = f"bench-{size}-restored-default-switch"
-            self._record(
-                ours.restore(backup.location, other, writers, data, self.engine, default_switch_interval=True)
-            )
-            drop_table(self.dynamodb, other)
+        if size == self.smallest:
+            self._restore_with_default_switch(data, backup.location)
         self._plan_and_replace(data, backup.location, target, limit, restored.seconds)
         drop_table(self.dynamodb, target)
         self._item_checks(data)
@@ -229,6 +247,14 @@ class Bench:
             drop_table(self.dynamodb, target)
         if size == self.runbook_size:
             self._runbook_restore(data, scan_file)
+
+    def _restore_with_default_switch(self, data: Dataset, location: str) -> None:
+        """Our restore with CPython's 5 ms switch interval: what interpreter.prefer_io_threads changes."""
+        other = f"bench-{data.count}-restored-default-switch"
+        self._settle()
+        writers = self.options.writers
+        self._record(ours.restore(location, other, writers, data, self.engine, default_switch_interval=True))
+        drop_table(self.dynamodb, other)
 
     def _write_untimed(self, table: str, requests: list[dict[str, Any]]) -> None:
         writers = self.options.writers
@@ -258,7 +284,9 @@ class Bench:
         self.say(f"  {table} changed: {n:,} items deleted, {n:,} changed, {n:,} keys added")
         expected = {"missing": n, "changed": n, "same": data.count - 2 * n, "extra": n}
         time_limit = max(60.0, PLAN_PATIENCE * restore_seconds)
+        self._settle()
         self._record(ours.plan(location, table, expected, data, self.engine, time_limit=time_limit))
+        self._settle()
         self._record(ours.verify(location, data, self.engine))
         segments, writers = self.options.segments, self.options.writers
         name = (
@@ -268,10 +296,12 @@ class Bench:
         client = dynamodb_client(segments * 2)
         self._raw_scan(data, table, limit, name, client, as_text=True, role=Role.PLAN_SCAN)
 
+        self._settle()
         upserted = ours.replace(location, table, writers, data, self.engine, extra=0, mode="upsert")
         upserted.notes.append(sampled_copies(self.dynamodb, table, data.items))
         self._record(upserted)
         self._expect_count(table, data.count + n, "our upsert")  # the extra keys are still there
+        self._settle()
         replaced = ours.replace(location, table, writers, data, self.engine, extra=n)
         self._expect_count(table, data.count, "our replace")
         replaced.notes.append(sampled_copies(self.dynamodb, table, data.items))
@@ -284,6 +314,7 @@ class Bench:
         self._expect_count(table, data.count + made.count, "the extra keys were put back")
         texts = [[encode_write_request(r) for r in batch] for batch in batches(made.extra_deletes())]
         writers = self.options.writers
+        self._settle()
         before = self.engine.seconds()
         result = engine.threaded_batch_write_texts(dynamodb_client(writers * 2), table, texts, writers)
         engine_cpu = self.engine.seconds() - before
@@ -307,6 +338,7 @@ class Bench:
 
     def _item_checks(self, data: Dataset) -> None:
         """ItemRules alone over the same items, in this process, so its share of a restore can be read off."""
+        self._settle()
         rate = item_rules.check_rate(data.items, LEDGER_SCHEMA)
         seconds = data.count / rate
         name = "item checks alone (ItemRules, every rule on), 1 thread, in process"
@@ -327,10 +359,12 @@ class Bench:
     def _runbook_scans(self, data: Dataset, table: str, limit: int, scan_file: Path) -> None:
         """The fair variant first, whose file the runbook's restore reads; then the runbook as written,
         stopped when it has taken RUNBOOK_PATIENCE times as long (its scan is quadratic here)."""
+        self._settle()
         fair = runbook.scan_to_file(table, data, scan_file, self.engine, page_size=limit, time_limit=None)
         self._record(fair)
         as_written_file = self.scratch / "scan-as-written.json"
         time_limit = max(30.0, RUNBOOK_PATIENCE * fair.seconds)
+        self._settle()
         self._record(
             runbook.scan_to_file(
                 table, data, as_written_file, self.engine, page_size=None, time_limit=time_limit
@@ -341,6 +375,7 @@ class Bench:
     def _runbook_restore(self, data: Dataset, scan_file: Path) -> None:
         target = f"bench-{data.count}-runbook"
         create_ledger_table(self.dynamodb, target)
+        self._settle()
         restored = runbook.restore_from_file(scan_file, target, data, self.engine)
         written = count_items(self.dynamodb, target)
         if written != data.count:
