@@ -225,7 +225,7 @@ class _Index:
     against a Scan of the table) a table row holds only its key and the digest of its text, and a
     backup row the digest of its line's item text, plus canonical digests only when the table holds
     its key under another text: equal texts are equal items, and only the rest is compared by value
-    (the table's side re-read by key, see `_compare`). Otherwise every row holds canonical digests.
+    (the table's side re-read by key, see `_Comparison`). Otherwise every row holds canonical digests.
     """
 
     def __init__(self, key_names: list[str], selection: KeySelection | None, *, text_mode: bool) -> None:
@@ -247,7 +247,6 @@ class _Index:
         self._names: dict[str, int] = {}
         self._names_by_number: dict[int, str] = {}
         self._pending: list[_Row] = []
-        self.recompared = 0  # backup items whose key the table holds under another text
 
     def row(self, item: Item, text: bytes | None = None) -> _Row:
         """The item's row with canonical digests (and its text's digest, if given)."""
@@ -277,7 +276,6 @@ class _Index:
             if found is None or bytes(found[0]) == digest:  # missing, or the same text: no value to compare
                 self._pending.append((key, None, None, None, digest))
             else:
-                self.recompared += 1
                 self._pending.append(self.row(item, text))
         if len(self._pending) >= _INSERT_BATCH:
             self._insert("backup", self._pending)
