@@ -216,17 +216,7 @@ class Manifest:
     @classmethod
     def from_json_bytes(cls, raw: bytes, where: str) -> "Manifest":
         """Parse and cross-check a manifest; CorruptBackup names `where` and the problem."""
-        try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptBackup(f"manifest {where} is not valid JSON: {exc}") from exc
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise CorruptBackup(f"{where} is not a ledger-backup manifest")
-        version = document.get("format_version")
-        if version != FORMAT_VERSION:
-            raise CorruptBackup(
-                f"manifest {where} has format_version {version!r}; this tool reads {FORMAT_VERSION}"
-            )
+        document = _document(raw, where, "manifest", FORMAT, FORMAT_VERSION)
         try:
             manifest = cls(
                 table_name=_str(document["table"]["name"]),
@@ -243,19 +233,11 @@ class Manifest:
             _time(manifest.finished_at)
             if manifest.source is not None and manifest.source.export_type != FULL_EXPORT:
                 raise ValueError(f"source.export_type is {manifest.source.export_type}, not {FULL_EXPORT}")
-            declared = (
-                _count(document["item_count"]),
-                _count(document["compressed_bytes"]),
-                _count(document["uncompressed_bytes"]),
-            )
+            declared = _declared_totals(document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CorruptBackup(f"manifest {where} is malformed: missing or invalid field {exc}") from exc
         actual = (manifest.item_count, manifest.compressed_bytes, manifest.uncompressed_bytes)
-        if declared != actual:
-            raise CorruptBackup(
-                f"manifest {where} disagrees with itself: totals (items, compressed, uncompressed) "
-                f"{declared} but its files add up to {actual}"
-            )
+        _check_totals(f"manifest {where}", "items", declared, actual)
         return manifest
 
 
@@ -317,18 +299,9 @@ class IncrementalManifest:
     @classmethod
     def from_json_bytes(cls, raw: bytes, where: str) -> "IncrementalManifest":
         """Parse and cross-check an incremental link; CorruptBackup names `where` and the problem."""
-        try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptBackup(f"incremental manifest {where} is not valid JSON: {exc}") from exc
-        if not isinstance(document, dict) or document.get("format") != INCREMENTAL_FORMAT:
-            raise CorruptBackup(f"{where} is not a ledger-backup incremental manifest")
-        version = document.get("format_version")
-        if version != INCREMENTAL_FORMAT_VERSION:
-            raise CorruptBackup(
-                f"incremental manifest {where} has format_version {version!r}; this tool reads "
-                f"{INCREMENTAL_FORMAT_VERSION}"
-            )
+        document = _document(
+            raw, where, "incremental manifest", INCREMENTAL_FORMAT, INCREMENTAL_FORMAT_VERSION
+        )
         try:
             link = cls(
                 table_name=_str(document["table"]["name"]),
@@ -347,21 +320,13 @@ class IncrementalManifest:
                 raise ValueError(f"source.export_type {link.source.export_type} or sequence {link.sequence}")
             if link.to_time <= link.from_time:
                 raise ValueError("export_to_time is not after export_from_time")
-            declared = (
-                _count(document["item_count"]),
-                _count(document["compressed_bytes"]),
-                _count(document["uncompressed_bytes"]),
-            )
+            declared = _declared_totals(document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CorruptBackup(
                 f"incremental manifest {where} is malformed: missing or invalid field {exc}"
             ) from exc
         actual = (link.item_count, link.compressed_bytes, link.uncompressed_bytes)
-        if declared != actual:
-            raise CorruptBackup(
-                f"incremental manifest {where} disagrees with itself: totals (records, compressed, "
-                f"uncompressed) {declared} but its files add up to {actual}"
-            )
+        _check_totals(f"incremental manifest {where}", "records", declared, actual)
         return link
 
 
@@ -402,6 +367,40 @@ def _optional_time(data: dict[str, Any], name: str) -> str | None:
     if value is not None:
         _time(value, name)
     return value
+
+
+def _document(raw: bytes, where: str, what: str, expected_format: str, version_read: int) -> dict[str, Any]:
+    """The JSON object of a manifest of `expected_format` and `version_read`; CorruptBackup otherwise."""
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptBackup(f"{what} {where} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict) or document.get("format") != expected_format:
+        raise CorruptBackup(f"{where} is not a ledger-backup {what}")
+    version = document.get("format_version")
+    if version != version_read:
+        raise CorruptBackup(f"{what} {where} has format_version {version!r}; this tool reads {version_read}")
+    return document
+
+
+Totals = tuple[int, int, int]  # items (or records), compressed bytes, uncompressed bytes
+
+
+def _declared_totals(document: dict[str, Any]) -> Totals:
+    return (
+        _count(document["item_count"]),
+        _count(document["compressed_bytes"]),
+        _count(document["uncompressed_bytes"]),
+    )
+
+
+def _check_totals(what: str, unit: str, declared: Totals, actual: Totals) -> None:
+    """The totals a manifest states must be those of its files."""
+    if declared != actual:
+        raise CorruptBackup(
+            f"{what} disagrees with itself: totals ({unit}, compressed, uncompressed) "
+            f"{declared} but its files add up to {actual}"
+        )
 
 
 def _str(value: object) -> str:
