@@ -74,11 +74,26 @@ def encryption_fields(kms_key_arn: str | None) -> dict[str, str]:
 
 
 def _request_export(
-    dynamodb: "DynamoDBClient", request: dict[str, Any], table_name: str, kms_key_arn: str | None
+    dynamodb: "DynamoDBClient",
+    table_name: str,
+    table_arn: str,
+    *,
+    bucket: str,
+    folder: str,
+    kind: dict[str, Any],
+    kms_key_arn: str | None,
 ) -> str:
-    encrypted: dict[str, Any] = {**request, **encryption_fields(kms_key_arn)}
+    """ExportTableToPointInTime of the table into `folder` as DYNAMODB_JSON, with `kind`'s fields."""
+    request: dict[str, Any] = {
+        "TableArn": table_arn,
+        "S3Bucket": bucket,
+        "S3Prefix": folder.rstrip("/"),
+        "ExportFormat": "DYNAMODB_JSON",
+        **kind,
+        **encryption_fields(kms_key_arn),
+    }
     try:
-        response = dynamodb.export_table_to_point_in_time(**encrypted)
+        response = dynamodb.export_table_to_point_in_time(**request)
     except ClientError as exc:
         if error_code(exc) == "PointInTimeRecoveryUnavailableException":
             require_pitr(dynamodb, table_name)  # names the fix; PITR may have been turned off since
@@ -107,18 +122,15 @@ def start_export_backup(
     started = now()
     export_time = _exportable(started, latest)
     folder = layout.backup_folder(prefix, table_name, started)
+    full = {"ExportTime": export_time, "ExportType": FULL_EXPORT}
     arn = _request_export(
         dynamodb,
-        {
-            "TableArn": table["TableArn"],
-            "ExportTime": export_time,
-            "S3Bucket": bucket,
-            "S3Prefix": folder.rstrip("/"),
-            "ExportFormat": "DYNAMODB_JSON",
-            "ExportType": FULL_EXPORT,
-        },
         table_name,
-        kms_key_arn,
+        table["TableArn"],
+        bucket=bucket,
+        folder=folder,
+        kind=full,
+        kms_key_arn=kms_key_arn,
     )
     job = ExportJob(
         kind="full",
@@ -180,22 +192,22 @@ def start_incremental_export(
     previous = chain.links[-1][0] if chain.links else base.folder
     sequence = len(chain.links) + 1
     folder = f"{base.folder}{INCREMENTALS_FOLDER}{layout.folder_timestamp(to_time)}/"
+    incremental = {
+        "ExportType": INCREMENTAL_EXPORT,
+        "IncrementalExportSpecification": {
+            "ExportFromTime": chain_end,
+            "ExportToTime": to_time,
+            "ExportViewType": VIEW_TYPE,
+        },
+    }
     arn = _request_export(
         dynamodb,
-        {
-            "TableArn": table["TableArn"],
-            "S3Bucket": bucket,
-            "S3Prefix": folder.rstrip("/"),
-            "ExportFormat": "DYNAMODB_JSON",
-            "ExportType": INCREMENTAL_EXPORT,
-            "IncrementalExportSpecification": {
-                "ExportFromTime": chain_end,
-                "ExportToTime": to_time,
-                "ExportViewType": VIEW_TYPE,
-            },
-        },
         table_name,
-        kms_key_arn,
+        table["TableArn"],
+        bucket=bucket,
+        folder=folder,
+        kind=incremental,
+        kms_key_arn=kms_key_arn,
     )
     job = ExportJob(
         kind="incremental",
