@@ -256,6 +256,22 @@ def run_restore(
     return outcome
 
 
+def _new_progress(source: Source, target_table: str, resolved: "ResolvedSchema") -> RestoreProgress:
+    """A new restore's progress at its verify pass's start, the request's own fields at their defaults."""
+    return RestoreProgress(
+        restore_id=new_restore_id(),
+        source_key=source.key,
+        source_location=source.location,
+        target_table=target_table,
+        schema=resolved.schema,
+        schema_from=resolved.origin,
+        table_created=False,
+        expected_items=source.expected_items,
+        started_at=datetime.now(UTC).isoformat(),
+        phase=VERIFY,
+    )
+
+
 def start_restore(
     dynamodb: "DynamoDBClient",
     source: Source,
@@ -280,17 +296,8 @@ def start_restore(
     selection = key_selection(options, resolved.schema)
     invocation_id = invocation_id or uuid.uuid4().hex[:12]
     overwrite = writes_over_items(mode, options.overwrite)
-    progress = RestoreProgress(
-        restore_id=new_restore_id(),
-        source_key=source.key,
-        source_location=source.location,
-        target_table=target_table,
-        schema=resolved.schema,
-        schema_from=resolved.origin,
-        table_created=False,
-        expected_items=source.expected_items,
-        started_at=datetime.now(UTC).isoformat(),
-        phase=VERIFY,
+    progress = replace(
+        _new_progress(source, target_table, resolved),
         create_table=options.create_table,
         overwrite=overwrite,
         mode=mode,
@@ -366,18 +373,7 @@ def start_import_restore(
     if not options.create_table:
         raise InvalidRequest('method "import" creates its table, so create_table cannot be false')
     resolved = resolve_schema(dynamodb, source, target_table, options.key_schema)
-    progress = RestoreProgress(
-        restore_id=new_restore_id(),
-        source_key=source.key,
-        source_location=source.location,
-        target_table=target_table,
-        schema=resolved.schema,
-        schema_from=resolved.origin,
-        table_created=False,
-        expected_items=source.expected_items,
-        started_at=datetime.now(UTC).isoformat(),
-        phase=VERIFY,
-    )
+    progress = _new_progress(source, target_table, resolved)
     _log_start(progress, source)
     return start_import(
         dynamodb,
