@@ -262,7 +262,7 @@ def resume_backup(
         if not store.exists(layout.manifest_key(folder)):
             raise
         logger.warning("this backup was already completed by another invocation", extra={"folder": folder})
-        return _result(store, load_backup(store, layout.manifest_key(folder)).manifest, folder, 0.0, 0)
+        return backup_result(store, load_backup(store, layout.manifest_key(folder)).manifest, folder, 0.0, 0)
     progress = BackupProgress.from_json_bytes(raw, store.location(checkpoint_key))
     _check_checkpoint(store, checkpoint_key, progress, table_name)
     logger.info(
@@ -376,7 +376,7 @@ def _finish(
     _delete_quietly(store, leftovers, "checkpoints and unlisted data files")
     if progress.invocations > 1:  # the whole run, not this last invocation's share of it
         seconds = _whole_run_seconds(manifest.started_at, manifest.finished_at, seconds)
-    result = _result(store, manifest, progress.folder, seconds, progress.invocations)
+    result = backup_result(store, manifest, progress.folder, seconds, progress.invocations)
     logger.info("backup complete", extra={"manifest": result.location, "items": result.item_count})
     return result
 
@@ -391,9 +391,10 @@ def _whole_run_seconds(started_at: str, finished_at: str, at_least: float) -> fl
         return at_least
 
 
-def _result(
+def backup_result(
     store: BackupStore, manifest: Manifest, folder: str, seconds: float, invocations: int
 ) -> BackupResult:
+    """The answer for the complete backup in `folder` (a scan's, or an export's once cataloged)."""
     manifest_key = layout.manifest_key(folder)
     return BackupResult(
         table_name=manifest.table_name,

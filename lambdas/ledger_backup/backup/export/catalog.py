@@ -29,7 +29,7 @@ from ledger_backup.backup.export.jobs import (
     parse_time,
     utc,
 )
-from ledger_backup.backup.run import BackupResult
+from ledger_backup.backup.run import backup_result
 from ledger_backup.chain import load_chain
 from ledger_backup.codec import decode_stored_line
 from ledger_backup.errors import CorruptBackup, IncompleteBackup
@@ -340,19 +340,7 @@ def _write_manifest(
         logger.warning("this export was already cataloged", extra={"folder": job.folder})
         manifest = Manifest.from_json_bytes(store.get(key), store.location(key))
     seconds = parse_time(manifest.finished_at, "finished_at") - parse_time(manifest.started_at, "started_at")
-    result = BackupResult(
-        table_name=manifest.table_name,
-        manifest_key=key,
-        location=store.location(key),
-        item_count=manifest.item_count,
-        compressed_bytes=manifest.compressed_bytes,
-        uncompressed_bytes=manifest.uncompressed_bytes,
-        file_count=len(manifest.files),
-        started_at=manifest.started_at,
-        finished_at=manifest.finished_at,
-        duration_seconds=round(seconds.total_seconds(), 3),
-        invocations=1,
-    )
+    result = backup_result(store, manifest, job.folder, seconds.total_seconds(), 1)
     logger.info("export backup complete", extra={"manifest": result.location, "items": result.item_count})
     return ExportBackupResult(result, manifest.source or source)
 
