@@ -158,3 +158,14 @@ def incident(
 ) -> tuple[str, LocalStore, str, Any]:
     """The 399-book ledger backed up, then 7 books deleted, 5 changed, 3 junk rows added."""
     return ledger_after_a_bad_day(dynamodb, unique_name, tmp_path)
+
+
+@pytest.fixture
+def drop_own_tables(dynamodb: "DynamoDBClient", unique_name: str) -> Iterator[None]:
+    """Delete the test's tables (named with its unique_name) from DynamoDB Local afterwards, so the
+    session's table list stays short for tests that look tables up in it."""
+    yield
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            if unique_name in name:
+                dynamodb.delete_table(TableName=name)

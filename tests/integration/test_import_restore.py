@@ -25,24 +25,12 @@ from ledger_backup.storage.stores import S3Store
 from tests.chain_story import FULL_ITEMS, write_chain
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("drop_own_tables")]
 
 BOOK_ID = [{"AttributeName": "book_id", "KeyType": "HASH", "AttributeType": "S"}]
-
-
-@pytest.fixture(autouse=True)
-def _drop_tables(dynamodb: "DynamoDBClient", unique_name: str) -> "Iterator[None]":
-    """Delete this test's tables from DynamoDB Local afterwards: the session's list stays short."""
-    yield
-    for page in dynamodb.get_paginator("list_tables").paginate():
-        for name in page["TableNames"]:
-            if unique_name in name:
-                dynamodb.delete_table(TableName=name)
 
 
 @pytest.fixture
